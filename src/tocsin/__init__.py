@@ -1,0 +1,1 @@
+"""Tocsin: a self-hosted status page and incident communication system."""

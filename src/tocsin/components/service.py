@@ -1,0 +1,249 @@
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tocsin.audit import service as audit
+from tocsin.audit.service import Actor
+from tocsin.components.models import Component, StatusChange
+from tocsin.components.schemas import ComponentCreate, ComponentUpdate, GroupCreate
+from tocsin.components.status import ComponentStatus, StatusCause
+from tocsin.db import utcnow
+from tocsin.errors import Invalid, NotFound
+from tocsin.pages import service as pages
+from tocsin.pages.models import Page
+
+
+def list_components(session: Session, page_id: str) -> list[Component]:
+    """Every component and group of the page, ordered by level position then age."""
+    query = (
+        select(Component)
+        .where(Component.page_id == page_id)
+        .order_by(Component.position, Component.created_at, Component.id)
+    )
+    return list(session.scalars(query))
+
+
+def get_component(session: Session, *, page_id: str, component_id: str) -> Component:
+    component = session.get(Component, component_id)
+    if component is None or component.page_id != page_id:
+        raise NotFound(f"component {component_id} not found")
+    return component
+
+
+def get_leaves(session: Session, *, page_id: str, ids: Iterable[str]) -> list[Component]:
+    """Look up components that can carry a status; unknown ids and groups are refused."""
+    wanted = list(dict.fromkeys(ids))
+    if not wanted:
+        return []
+    found = {
+        c.id: c
+        for c in session.scalars(
+            select(Component).where(Component.page_id == page_id, Component.id.in_(wanted))
+        )
+    }
+    missing = [i for i in wanted if i not in found]
+    if missing:
+        raise NotFound(f"component {missing[0]} not found")
+    groups = [found[i].name for i in wanted if found[i].is_group]
+    if groups:
+        raise Invalid(f"{groups[0]!r} is a group; name its components instead")
+    return [found[i] for i in wanted]
+
+
+def _next_position(session: Session, page_id: str, group_id: str | None) -> int:
+    query = select(func.max(Component.position)).where(
+        Component.page_id == page_id, Component.group_id.is_(None)
+        if group_id is None
+        else Component.group_id == group_id
+    )
+    return (session.scalar(query) or 0) + 1
+
+
+def _check_group(session: Session, page_id: str, group_id: str | None) -> Component | None:
+    if group_id is None:
+        return None
+    group = get_component(session, page_id=page_id, component_id=group_id)
+    if not group.is_group:
+        raise Invalid(f"{group.name!r} is not a group; groups hold components one level deep")
+    return group
+
+
+def _refresh_children(session: Session, *groups: Component | None) -> None:
+    for group in groups:
+        if group is not None:
+            session.expire(group, ["children"])
+
+
+def create_component(
+    session: Session,
+    *,
+    page: Page,
+    data: ComponentCreate,
+    actor: Actor,
+    now: datetime | None = None,
+) -> Component:
+    group = _check_group(session, page.id, data.group_id)
+    at = now or utcnow()
+    component = Component(
+        page_id=page.id,
+        position=_next_position(session, page.id, data.group_id),
+        created_at=at,
+        updated_at=at,
+        **data.model_dump(),
+    )
+    session.add(component)
+    session.flush()
+    _refresh_children(session, group)
+    session.add(
+        StatusChange(
+            component_id=component.id, status=data.status, changed_at=at, cause=StatusCause.MANUAL
+        )
+    )
+    _audit(session, actor, "component.create", component, data.model_dump(mode="json"))
+    return component
+
+
+def create_group(
+    session: Session, *, page: Page, data: GroupCreate, actor: Actor, now: datetime | None = None
+) -> Component:
+    at = now or utcnow()
+    group = Component(
+        page_id=page.id,
+        is_group=True,
+        name=data.name,
+        description=data.description,
+        position=_next_position(session, page.id, None),
+        created_at=at,
+        updated_at=at,
+        showcase=True,
+    )
+    session.add(group)
+    session.flush()
+    set_group_members(session, group=group, component_ids=data.component_ids)
+    _audit(session, actor, "group.create", group, data.model_dump(mode="json"))
+    return group
+
+
+def set_group_members(session: Session, *, group: Component, component_ids: list[str]) -> None:
+    members = get_leaves(session, page_id=group.page_id, ids=component_ids)
+    for child in list(group.children):
+        if child.id not in component_ids:
+            child.group_id = None
+            child.position = _next_position(session, group.page_id, None)
+    old_groups = [m.group for m in members if m.group is not None and m.group is not group]
+    for position, member in enumerate(members, start=1):
+        member.group_id = group.id
+        member.position = position
+    session.flush()
+    _refresh_children(session, group, *old_groups)
+    pages.touch(session, group.page_id)
+
+
+def update_component(
+    session: Session, *, component: Component, data: ComponentUpdate, actor: Actor
+) -> Component:
+    changes = data.model_dump(exclude_unset=True)
+    status = changes.pop("status", None)
+    moved: list[Component | None] = []
+    if "group_id" in changes and changes["group_id"] != component.group_id:
+        if component.is_group:
+            raise Invalid("a group cannot be put inside another group")
+        moved = [component.group, _check_group(session, component.page_id, changes["group_id"])]
+        changes.setdefault("position", _next_position(session, component.page_id, changes["group_id"]))
+    for key, value in changes.items():
+        setattr(component, key, value)
+    if status is not None:
+        if component.is_group:
+            raise Invalid("a group's status is the worst of its components; set theirs")
+        set_status(session, component=component, status=status, cause=StatusCause.MANUAL)
+    session.flush()
+    _refresh_children(session, *moved)
+    pages.touch(session, component.page_id)
+    _audit(session, actor, "component.update", component, data.model_dump(mode="json", exclude_unset=True))
+    return component
+
+
+def set_status(
+    session: Session,
+    *,
+    component: Component,
+    status: ComponentStatus,
+    cause: StatusCause,
+    incident_id: str | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """Move the component to `status` and record the change; return False if it was already there."""
+    if component.status == status:
+        return False
+    at = now or utcnow()
+    session.add(
+        StatusChange(
+            component_id=component.id,
+            status=status,
+            previous_status=component.status,
+            changed_at=at,
+            cause=cause,
+            incident_id=incident_id,
+        )
+    )
+    component.status = status
+    component.updated_at = at
+    pages.touch(session, component.page_id)
+    return True
+
+
+def delete_component(session: Session, *, component: Component, actor: Actor) -> None:
+    """Delete a component; deleting a group leaves its components at the top level."""
+    for child in list(component.children):
+        child.group_id = None
+    _audit(session, actor, "component.delete", component, {"name": component.name})
+    page_id = component.page_id
+    session.delete(component)
+    session.flush()
+    pages.touch(session, page_id)
+
+
+def status_history(
+    session: Session, *, component_ids: list[str], since: datetime | None = None
+) -> dict[str, list[tuple[datetime, ComponentStatus]]]:
+    """Each component's status changes, oldest first, including the one in force at `since`."""
+    history: dict[str, list[tuple[datetime, ComponentStatus]]] = {i: [] for i in component_ids}
+    query = (
+        select(StatusChange.component_id, StatusChange.changed_at, StatusChange.status)
+        .where(StatusChange.component_id.in_(component_ids))
+        .order_by(StatusChange.component_id, StatusChange.changed_at, StatusChange.id)
+    )
+    for component_id, changed_at, status in session.execute(query):
+        history[component_id].append((changed_at, status))
+    if since is None:
+        return history
+    return {key: _trim(changes, since) for key, changes in history.items()}
+
+
+def _trim(
+    changes: list[tuple[datetime, ComponentStatus]], since: datetime
+) -> list[tuple[datetime, ComponentStatus]]:
+    keep_from = 0
+    for index, (changed_at, _status) in enumerate(changes):
+        if changed_at <= since:
+            keep_from = index
+    return changes[keep_from:]
+
+
+def _audit(
+    session: Session, actor: Actor, action: str, component: Component, changes: dict[str, Any]
+) -> None:
+    audit.record(
+        session,
+        actor=actor,
+        action=action,
+        page_id=component.page_id,
+        object_type="component",
+        object_id=component.id,
+        changes=changes,
+    )

@@ -1,0 +1,480 @@
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from tocsin.audit import service as audit
+from tocsin.audit.service import Actor
+from tocsin.components import service as components
+from tocsin.components.status import ComponentStatus, StatusCause
+from tocsin.db import utcnow
+from tocsin.errors import Invalid, NotFound
+from tocsin.incidents.models import (
+    Incident,
+    IncidentComponent,
+    IncidentUpdate,
+    UpdateComponentChange,
+)
+from tocsin.incidents.schemas import (
+    IncidentCreate,
+    MaintenanceCreate,
+    UpdateCreate,
+    UpdateEdit,
+    WriteupPublish,
+)
+from tocsin.incidents.status import (
+    CLOSED_STATUSES,
+    DEFAULT_BODIES,
+    MONITORING_LIKE,
+    Impact,
+    IncidentKind,
+    IncidentStatus,
+    impact_from_components,
+    statuses_for,
+)
+from tocsin.pages import service as pages
+from tocsin.pages.models import Page
+
+
+@dataclass
+class _Post:
+    """One update to apply: the shared core of creating, updating and auto-transitioning."""
+
+    status: IncidentStatus
+    body: str | None
+    at: datetime
+    display_at: datetime | None = None
+    components: dict[str, ComponentStatus] | None = None
+    component_ids: list[str] = field(default_factory=list)
+    deliver_notifications: bool = True
+    cause: StatusCause = StatusCause.INCIDENT
+
+
+def get_incident(session: Session, *, page_id: str, incident_id: str) -> Incident:
+    incident = session.get(Incident, incident_id)
+    if incident is None or incident.page_id != page_id:
+        raise NotFound(f"incident {incident_id} not found")
+    return incident
+
+
+def get_update(session: Session, *, incident: Incident, update_id: str) -> IncidentUpdate:
+    update = session.get(IncidentUpdate, update_id)
+    if update is None or update.incident_id != incident.id:
+        raise NotFound(f"incident update {update_id} not found")
+    return update
+
+
+def list_incidents(
+    session: Session, *, page_id: str, kind: IncidentKind | None = None
+) -> list[Incident]:
+    """The page's incidents with their updates and components loaded, newest first."""
+    query = (
+        select(Incident)
+        .where(Incident.page_id == page_id)
+        .options(
+            selectinload(Incident.updates).selectinload(IncidentUpdate.changes),
+            selectinload(Incident.components),
+        )
+        .order_by(Incident.started_at.desc(), Incident.id)
+    )
+    if kind is not None:
+        query = query.where(Incident.kind == kind)
+    return list(session.scalars(query))
+
+
+def create_incident(
+    session: Session, *, page: Page, data: IncidentCreate, actor: Actor, now: datetime | None = None
+) -> Incident:
+    at = now or utcnow()
+    status = data.status
+    if data.backfilled and data.status not in CLOSED_STATUSES:
+        status = IncidentStatus.RESOLVED
+    _check_status(IncidentKind.INCIDENT, status)
+    started_at = data.started_at or at
+    incident = Incident(
+        page_id=page.id,
+        kind=IncidentKind.INCIDENT,
+        name=data.name,
+        status=status,
+        impact_override=data.impact_override,
+        backfilled=data.backfilled,
+        started_at=started_at,
+        created_at=at,
+        updated_at=at,
+    )
+    session.add(incident)
+    session.flush()
+    display_at = (data.resolved_at or started_at) if data.backfilled else started_at
+    _apply(
+        session,
+        incident,
+        _Post(
+            status=status,
+            body=data.body,
+            at=at,
+            display_at=display_at,
+            components=data.components,
+            component_ids=data.component_ids,
+            deliver_notifications=data.deliver_notifications and not data.backfilled,
+        ),
+    )
+    _audit(session, actor, "incident.create", incident, data.model_dump(mode="json"))
+    return incident
+
+
+def post_update(
+    session: Session,
+    *,
+    incident: Incident,
+    data: UpdateCreate,
+    actor: Actor,
+    now: datetime | None = None,
+) -> IncidentUpdate:
+    if data.name is not None:
+        incident.name = data.name
+    if "impact_override" in data.model_fields_set:
+        incident.impact_override = data.impact_override
+    status = data.status or incident.status
+    _check_status(IncidentKind(incident.kind), status)
+    cause = StatusCause.MAINTENANCE if incident.kind is IncidentKind.MAINTENANCE else StatusCause.INCIDENT
+    update = _apply(
+        session,
+        incident,
+        _Post(
+            status=status,
+            body=data.body,
+            at=now or utcnow(),
+            display_at=data.display_at,
+            components=data.components,
+            component_ids=data.component_ids or [],
+            deliver_notifications=data.deliver_notifications,
+            cause=cause,
+        ),
+    )
+    _audit(session, actor, "incident.update", incident, data.model_dump(mode="json", exclude_unset=True))
+    return update
+
+
+def edit_update(
+    session: Session, *, update: IncidentUpdate, data: UpdateEdit, actor: Actor
+) -> IncidentUpdate:
+    changes = data.model_dump(exclude_unset=True, exclude_none=True)
+    for key, value in changes.items():
+        setattr(update, key, value)
+    update.updated_at = utcnow()
+    session.flush()
+    incident = update.incident
+    session.refresh(incident, ["updates"])
+    pages.touch(session, incident.page_id)
+    _audit(
+        session,
+        actor,
+        "incident_update.edit",
+        incident,
+        {"update_id": update.id, **data.model_dump(mode="json", exclude_unset=True)},
+    )
+    return update
+
+
+def schedule_maintenance(
+    session: Session,
+    *,
+    page: Page,
+    data: MaintenanceCreate,
+    actor: Actor,
+    now: datetime | None = None,
+) -> Incident:
+    at = now or utcnow()
+    maintenance = Incident(
+        page_id=page.id,
+        kind=IncidentKind.MAINTENANCE,
+        name=data.name,
+        status=IncidentStatus.SCHEDULED,
+        impact_override=data.impact_override,
+        started_at=data.scheduled_for,
+        scheduled_for=data.scheduled_for,
+        scheduled_until=data.scheduled_until,
+        auto_start=data.auto_start,
+        auto_end=data.auto_end,
+        auto_components=data.auto_components,
+        created_at=at,
+        updated_at=at,
+    )
+    session.add(maintenance)
+    session.flush()
+    _apply(
+        session,
+        maintenance,
+        _Post(
+            status=IncidentStatus.SCHEDULED,
+            body=data.body,
+            at=at,
+            component_ids=data.component_ids,
+            deliver_notifications=data.deliver_notifications,
+            cause=StatusCause.MAINTENANCE,
+        ),
+    )
+    _audit(session, actor, "maintenance.create", maintenance, data.model_dump(mode="json"))
+    return maintenance
+
+
+def start_maintenance(
+    session: Session, *, maintenance: Incident, actor: Actor, now: datetime | None = None
+) -> IncidentUpdate:
+    """Begin a maintenance now, putting its operational components under maintenance."""
+    at = now or utcnow()
+    targets: dict[str, ComponentStatus] = {}
+    if maintenance.auto_components:
+        attached = components.get_leaves(
+            session, page_id=maintenance.page_id, ids=[c.component_id for c in maintenance.components]
+        )
+        targets = {
+            c.id: ComponentStatus.UNDER_MAINTENANCE
+            for c in attached
+            if c.status is ComponentStatus.OPERATIONAL
+        }
+    maintenance.started_at = at
+    update = _apply(
+        session,
+        maintenance,
+        _Post(
+            status=IncidentStatus.IN_PROGRESS,
+            body=None,
+            at=at,
+            components=targets,
+            cause=StatusCause.MAINTENANCE,
+        ),
+    )
+    _audit(session, actor, "maintenance.start", maintenance, {})
+    return update
+
+
+def complete_maintenance(
+    session: Session, *, maintenance: Incident, actor: Actor, now: datetime | None = None
+) -> IncidentUpdate:
+    update = _apply(
+        session,
+        maintenance,
+        _Post(
+            status=IncidentStatus.COMPLETED,
+            body=None,
+            at=now or utcnow(),
+            cause=StatusCause.MAINTENANCE,
+        ),
+    )
+    _audit(session, actor, "maintenance.complete", maintenance, {})
+    return update
+
+
+def advance_maintenances(session: Session, *, now: datetime | None = None) -> int:
+    """Start and complete every maintenance whose window says so; return how many moved."""
+    at = now or utcnow()
+    moved = 0
+    due_start = select(Incident).where(
+        Incident.kind == IncidentKind.MAINTENANCE,
+        Incident.status == IncidentStatus.SCHEDULED,
+        Incident.auto_start.is_(True),
+        Incident.scheduled_for <= at,
+    )
+    for maintenance in session.scalars(due_start):
+        start_maintenance(session, maintenance=maintenance, actor=audit.SYSTEM, now=at)
+        moved += 1
+    due_end = select(Incident).where(
+        Incident.kind == IncidentKind.MAINTENANCE,
+        Incident.status.in_([IncidentStatus.IN_PROGRESS, IncidentStatus.VERIFYING]),
+        Incident.auto_end.is_(True),
+        Incident.scheduled_until <= at,
+    )
+    for maintenance in session.scalars(due_end):
+        complete_maintenance(session, maintenance=maintenance, actor=audit.SYSTEM, now=at)
+        moved += 1
+    return moved
+
+
+def publish_writeup(
+    session: Session,
+    *,
+    incident: Incident,
+    data: WriteupPublish,
+    actor: Actor,
+    now: datetime | None = None,
+) -> Incident:
+    """Publish a write-up (a link or a Markdown post-mortem); the incident moves to `postmortem`."""
+    if incident.kind is IncidentKind.MAINTENANCE:
+        raise Invalid("maintenances have no write-up")
+    at = data.published_at or now or utcnow()
+    incident.writeup_url = data.url
+    incident.postmortem_body = data.body
+    incident.postmortem_published_at = at
+    if incident.status is IncidentStatus.RESOLVED:
+        incident.status = IncidentStatus.POSTMORTEM
+    incident.updated_at = now or utcnow()
+    session.flush()
+    pages.touch(session, incident.page_id)
+    _audit(session, actor, "incident.writeup_publish", incident, data.model_dump(mode="json"))
+    return incident
+
+
+def save_postmortem_draft(
+    session: Session, *, incident: Incident, body: str, actor: Actor
+) -> Incident:
+    incident.postmortem_body_draft = body
+    incident.postmortem_draft_updated_at = utcnow()
+    session.flush()
+    _audit(session, actor, "incident.postmortem_draft", incident, {"length": len(body)})
+    return incident
+
+
+def retract_writeup(session: Session, *, incident: Incident, actor: Actor) -> Incident:
+    incident.writeup_url = None
+    incident.postmortem_body = None
+    incident.postmortem_published_at = None
+    if incident.status is IncidentStatus.POSTMORTEM:
+        incident.status = IncidentStatus.RESOLVED
+    session.flush()
+    pages.touch(session, incident.page_id)
+    _audit(session, actor, "incident.writeup_retract", incident, {})
+    return incident
+
+
+def delete_incident(session: Session, *, incident: Incident, actor: Actor) -> None:
+    _audit(session, actor, "incident.delete", incident, {"name": incident.name})
+    page_id = incident.page_id
+    session.delete(incident)
+    session.flush()
+    pages.touch(session, page_id)
+
+
+def _check_status(kind: IncidentKind, status: IncidentStatus) -> None:
+    allowed = statuses_for(kind)
+    if status not in allowed:
+        names = ", ".join(s.value for s in allowed)
+        raise Invalid(f"status {status.value!r} is not valid for a {kind.value}; use one of {names}")
+
+
+def _apply(session: Session, incident: Incident, post: _Post) -> IncidentUpdate:
+    update = IncidentUpdate(
+        status=post.status,
+        body=post.body if post.body else DEFAULT_BODIES[post.status],
+        display_at=post.display_at or post.at,
+        deliver_notifications=post.deliver_notifications,
+        created_at=post.at,
+        updated_at=post.at,
+    )
+    incident.updates.append(update)
+    _attach(session, incident, post.component_ids)
+    targets = dict(post.components or {})
+    if post.status in CLOSED_STATUSES and post.components is None:
+        targets.update(_restorable(session, incident))
+    _change_components(session, incident, update, targets, post)
+    _set_status(incident, post.status, update.display_at)
+    _refresh_impact(incident)
+    incident.updated_at = post.at
+    session.flush()
+    pages.touch(session, incident.page_id)
+    return update
+
+
+def _attach(session: Session, incident: Incident, component_ids: list[str]) -> dict[str, IncidentComponent]:
+    links = {link.component_id: link for link in incident.components}
+    for component in components.get_leaves(session, page_id=incident.page_id, ids=component_ids):
+        if component.id not in links:
+            links[component.id] = IncidentComponent(component_id=component.id)
+            incident.components.append(links[component.id])
+    return links
+
+
+def _change_components(
+    session: Session,
+    incident: Incident,
+    update: IncidentUpdate,
+    targets: dict[str, ComponentStatus],
+    post: _Post,
+) -> None:
+    links = _attach(session, incident, list(targets))
+    for component in components.get_leaves(session, page_id=incident.page_id, ids=targets):
+        new_status = targets[component.id]
+        update.changes.append(
+            UpdateComponentChange(
+                component_id=component.id, old_status=component.status, new_status=new_status
+            )
+        )
+        links[component.id].status = new_status
+        components.set_status(
+            session,
+            component=component,
+            status=new_status,
+            cause=post.cause,
+            incident_id=incident.id,
+            now=post.at,
+        )
+
+
+def _restorable(session: Session, incident: Incident) -> dict[str, ComponentStatus]:
+    """Components this incident degraded and that nothing else has moved or holds since.
+
+    Closing an incident without naming components gives those back as operational,
+    which is what an on-call engineer expects from "Resolved".
+    """
+    held = {
+        link.component_id: link.status
+        for link in incident.components
+        if link.status not in (None, ComponentStatus.OPERATIONAL)
+    }
+    if not held:
+        return {}
+    others = select(IncidentComponent.component_id).join(Incident).where(
+        Incident.id != incident.id,
+        Incident.page_id == incident.page_id,
+        Incident.status.not_in(list(CLOSED_STATUSES)),
+        IncidentComponent.component_id.in_(list(held)),
+        IncidentComponent.status.is_not(None),
+        IncidentComponent.status != ComponentStatus.OPERATIONAL,
+    )
+    busy = set(session.scalars(others))
+    current = components.get_leaves(session, page_id=incident.page_id, ids=list(held))
+    return {
+        c.id: ComponentStatus.OPERATIONAL
+        for c in current
+        if c.id not in busy and c.status == held[c.id]
+    }
+
+
+def _set_status(incident: Incident, status: IncidentStatus, at: datetime) -> None:
+    incident.status = status
+    if status in MONITORING_LIKE and incident.monitoring_at is None:
+        incident.monitoring_at = at
+    if status in CLOSED_STATUSES:
+        if incident.resolved_at is None:
+            incident.resolved_at = at
+    else:
+        incident.resolved_at = None
+
+
+def _refresh_impact(incident: Incident) -> None:
+    if incident.impact_override is not None:
+        incident.impact = incident.impact_override
+    elif incident.kind is IncidentKind.MAINTENANCE:
+        incident.impact = Impact.MAINTENANCE
+    else:
+        incident.impact = impact_from_components(
+            change.new_status for update in incident.updates for change in update.changes
+        )
+
+
+def _audit(
+    session: Session, actor: Actor, action: str, incident: Incident, changes: dict[str, Any]
+) -> None:
+    audit.record(
+        session,
+        actor=actor,
+        action=action,
+        page_id=incident.page_id,
+        object_type=incident.kind.value,
+        object_id=incident.id,
+        changes=changes,
+    )

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tocsin import worker
+from tocsin.db import make_engine, make_sessionmaker, transaction
+from tocsin.errors import DomainError
+from tocsin.pages import routes as page_routes
+from tocsin.pages import service as pages
+from tocsin.pages.render import Renderer
+from tocsin.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    settings.resolved_secret_key()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url)
+        factory = make_sessionmaker(engine)
+        app.state.engine = engine
+        app.state.sessionmaker = factory
+        with transaction(factory) as session:
+            pages.ensure_default_page(session, name=settings.page_name)
+        stop = asyncio.Event()
+        task = None
+        if settings.run_worker:
+            task = asyncio.create_task(
+                worker.run_forever(factory, interval=settings.scheduler_interval_seconds, stop=stop)
+            )
+        try:
+            yield
+        finally:
+            stop.set()
+            if task is not None:
+                await task
+            engine.dispose()
+
+    app = FastAPI(title="Tocsin", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.settings = settings
+    app.state.renderer = Renderer()
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(page_routes.router)
+    _install_error_handlers(app)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _error(request: Request, status: int, message: str) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"error": message, "message": message}, status_code=status)
+    renderer: Renderer = request.app.state.renderer
+    return Response(
+        renderer.error(status, message),
+        status_code=status,
+        media_type="text/html; charset=utf-8",
+    )
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    async def domain_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, DomainError)
+        return _error(request, exc.status_code, exc.message)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        return _error(request, exc.status_code, str(exc.detail))
+
+    async def validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid input"}
+        where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
+        return _error(request, 422, f"{where}: {first.get('msg')}" if where else str(first.get("msg")))
+
+    app.add_exception_handler(DomainError, domain_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)

@@ -1,0 +1,32 @@
+"""Imports every domain's models so that the metadata (Alembic, tests) sees all tables."""
+
+from __future__ import annotations
+
+from tocsin.accounts.models import ApiKey, Membership, User
+from tocsin.audit.models import AuditEvent
+from tocsin.components.models import Component, StatusChange
+from tocsin.db import Base
+from tocsin.incidents.models import (
+    Incident,
+    IncidentComponent,
+    IncidentTemplate,
+    IncidentUpdate,
+    UpdateComponentChange,
+)
+from tocsin.pages.models import Page
+
+__all__ = [
+    "ApiKey",
+    "AuditEvent",
+    "Base",
+    "Component",
+    "Incident",
+    "IncidentComponent",
+    "IncidentTemplate",
+    "IncidentUpdate",
+    "Membership",
+    "Page",
+    "StatusChange",
+    "UpdateComponentChange",
+    "User",
+]

@@ -1,0 +1,231 @@
+"""HTML for the public status page, rendered from a `PageState` snapshot.
+
+Templates receive view models plus a few values prepared here (gap notes,
+validated URLs, the days of the past-incident list), so they stay free of
+logic that needs testing on its own.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from itertools import groupby
+from typing import Any
+from urllib.parse import urlsplit
+
+from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined
+
+from tocsin.components.status import LABELS as COMPONENT_LABELS
+from tocsin.components.status import ComponentStatus
+from tocsin.incidents.status import LABELS as INCIDENT_LABELS
+from tocsin.incidents.status import IncidentKind, IncidentStatus
+from tocsin.lib.markdown import render_markdown
+from tocsin.lib.timefmt import format_date, format_month, format_timestamp, gap_note
+from tocsin.pages.view import ComponentView, DayBar, IncidentView, PageState, UpdateView
+
+PAST_DAYS = 14
+HISTORY_PER_PAGE = 20
+
+_ACCENT = re.compile(r"#[0-9a-fA-F]{3,8}")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One update on an incident page, with its note about the gap to the newer one."""
+
+    update: UpdateView
+    gap: str | None
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=ChoiceLoader(
+            [PackageLoader("tocsin.pages", "templates"), PackageLoader("tocsin", "templates")]
+        ),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        markdown=render_markdown,
+        timestamp=format_timestamp,
+        date=format_date,
+        month=format_month,
+        iso=datetime.isoformat,
+        percent=format_percent,
+        bar_label=bar_label,
+    )
+    env.globals.update(component_labels=COMPONENT_LABELS, incident_labels=INCIDENT_LABELS)
+    return env
+
+
+def format_percent(value: float) -> str:
+    """`99.95`: floored to two decimals, so a bad day never rounds up to 100."""
+    # The epsilon absorbs binary noise such as 99.95 * 100 == 9994.999….
+    floored = math.floor(value * 100 + 1e-9) / 100
+    return f"{floored:.2f}".rstrip("0").rstrip(".")
+
+
+def bar_label(bar: DayBar) -> str:
+    """`Feb 10, 2026: Partial outage, 99.1%`, the text alternative of one day's bar."""
+    day = format_date(bar.day)
+    if bar.worst is None or bar.uptime is None:
+        return f"{day}: No data"
+    label = f"{day}: {COMPONENT_LABELS[bar.worst]}, {format_percent(bar.uptime * 100)}%"
+    if bar.incident_names:
+        label += " (" + "; ".join(bar.incident_names) + ")"
+    return label
+
+
+def valid_accent(color: str | None) -> str | None:
+    """The accent colour if it is a plain hex colour; it lands in a style attribute."""
+    return color if color and _ACCENT.fullmatch(color) else None
+
+
+def web_url(url: str | None, *, allow_root_relative: bool = False) -> str | None:
+    """`url` if it is http(s) (or, when allowed, a path on this site), else None."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return url
+    is_path = not parts.scheme and not parts.netloc and url.startswith("/")
+    return url if allow_root_relative and is_path else None
+
+
+def entries(incident: IncidentView) -> tuple[Entry, ...]:
+    """The updates, newest first, each with its gap note.
+
+    The write-up entry sits above the newest update, so that update's gap is
+    measured to the write-up (incident-page.md: `04:40 PM(2 days earlier)`).
+    """
+    updates = sorted(incident.updates, key=lambda u: u.display_at, reverse=True)
+    newer: datetime | None = incident.writeup.published_at if incident.writeup else None
+    result = []
+    for update in updates:
+        result.append(Entry(update, gap_note(newer, update.display_at) if newer else None))
+        newer = update.display_at
+    return tuple(result)
+
+
+def visible_components(components: tuple[ComponentView, ...]) -> tuple[ComponentView, ...]:
+    """Drop components that only show while degraded and are operational, and
+    groups left without members."""
+    shown = []
+    for component in components:
+        if component.only_show_if_degraded and component.status is ComponentStatus.OPERATIONAL:
+            continue
+        if component.is_group:
+            children = visible_components(component.children)
+            if component.children and not children:
+                continue
+            component = replace(component, children=children)
+        shown.append(component)
+    return tuple(shown)
+
+
+def occurred_at(incident: IncidentView) -> datetime:
+    """When an incident belongs in lists: its start, or a maintenance's window start."""
+    if incident.kind is IncidentKind.MAINTENANCE and incident.scheduled_for:
+        return incident.scheduled_for
+    return incident.started_at
+
+
+def past_incidents(state: PageState) -> tuple[IncidentView, ...]:
+    """Incidents and maintenances that have happened or are happening, newest first."""
+    started = [m for m in state.maintenances if m.status is not IncidentStatus.SCHEDULED]
+    return tuple(sorted([*state.incidents, *started], key=occurred_at, reverse=True))
+
+
+def past_days(state: PageState, days: int = PAST_DAYS) -> list[tuple[date, list[IncidentView]]]:
+    """The last `days` days in the page's time zone, today first, with their incidents."""
+    zone = state.page.zone
+    today = state.generated_at.astimezone(zone).date()
+    by_day: dict[date, list[IncidentView]] = {}
+    for incident in past_incidents(state):
+        by_day.setdefault(occurred_at(incident).astimezone(zone).date(), []).append(incident)
+    window = (today - timedelta(days=offset) for offset in range(days))
+    return [(day, by_day.get(day, [])) for day in window]
+
+
+class Renderer:
+    """Renders the public pages to UTF-8 HTML. Build one and reuse it."""
+
+    def __init__(self) -> None:
+        self._env = _environment()
+
+    def home(self, state: PageState) -> bytes:
+        return self._render(
+            "pages/home.html",
+            state,
+            components=visible_components(state.components),
+            past_days=past_days(state),
+        )
+
+    def incident(self, state: PageState, incident_id: str) -> bytes | None:
+        """The page of an incident or a maintenance; None if there is no such id."""
+        incident = _find(state, incident_id)
+        if incident is None:
+            return None
+        return self._render(
+            "pages/incident.html",
+            state,
+            incident=incident,
+            entries=entries(incident),
+            writeup_url=web_url(incident.writeup.url) if incident.writeup else None,
+        )
+
+    def writeup(self, state: PageState, incident_id: str) -> bytes | None:
+        """The Markdown write-up of an incident; None unless it has one."""
+        incident = _find(state, incident_id)
+        if incident is None or incident.writeup is None or not incident.writeup.body:
+            return None
+        return self._render(
+            "pages/writeup.html", state, incident=incident, writeup=incident.writeup
+        )
+
+    def history(self, state: PageState, page_number: int) -> bytes | None:
+        """One page of past incidents, newest first; None past the last page.
+
+        Page 1 always exists, even with no incidents.
+        """
+        incidents = past_incidents(state)
+        page_count = max(1, math.ceil(len(incidents) / HISTORY_PER_PAGE))
+        if not 1 <= page_number <= page_count:
+            return None
+        first = (page_number - 1) * HISTORY_PER_PAGE
+        shown = incidents[first : first + HISTORY_PER_PAGE]
+        zone = state.page.zone
+
+        def month(incident: IncidentView) -> date:
+            return occurred_at(incident).astimezone(zone).date().replace(day=1)
+
+        return self._render(
+            "pages/history.html",
+            state,
+            months=[(key, list(group)) for key, group in groupby(shown, key=month)],
+            page_number=page_number,
+            page_count=page_count,
+        )
+
+    def _render(self, template: str, state: PageState, **context: Any) -> bytes:
+        page = state.page
+        html = self._env.get_template(template).render(
+            state=state,
+            page=page,
+            zone=page.zone,
+            accent=valid_accent(page.accent_color),
+            logo_url=web_url(page.logo_url, allow_root_relative=True),
+            **context,
+        )
+        return html.encode("utf-8")
+
+
+def _find(state: PageState, incident_id: str) -> IncidentView | None:
+    found = state.by_id.get(incident_id)
+    if found is not None:
+        return found
+    return next((i for i in (*state.incidents, *state.maintenances) if i.id == incident_id), None)

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from tocsin.audit import service as audit
+from tocsin.audit.service import Actor
+from tocsin.db import utcnow
+from tocsin.errors import NotFound
+from tocsin.pages.models import Page
+from tocsin.pages.schemas import PageUpdate
+
+
+def default_page(session: Session) -> Page | None:
+    """The install's first page, served at any host that names no other page."""
+    return session.scalars(select(Page).order_by(Page.created_at, Page.id).limit(1)).first()
+
+
+def ensure_default_page(session: Session, *, name: str) -> Page:
+    page = default_page(session)
+    if page is None:
+        page = Page(name=name, time_zone="Etc/UTC", partial_outage_weight=0.3)
+        session.add(page)
+        session.flush()
+        audit.record(
+            session,
+            actor=audit.SYSTEM,
+            action="page.create",
+            page_id=page.id,
+            object_type="page",
+            object_id=page.id,
+            changes={"name": name},
+        )
+    return page
+
+
+def get_page(session: Session, page_id: str) -> Page:
+    page = session.get(Page, page_id)
+    if page is None:
+        raise NotFound(f"page {page_id} not found")
+    return page
+
+
+def list_pages(session: Session) -> list[Page]:
+    return list(session.scalars(select(Page).order_by(Page.created_at, Page.id)))
+
+
+def page_for_host(session: Session, host: str | None) -> Page | None:
+    if host:
+        hostname = host.rsplit(":", 1)[0].lower() if not host.startswith("[") else host
+        page = session.scalars(select(Page).where(Page.domain == hostname)).first()
+        if page is not None:
+            return page
+    return default_page(session)
+
+
+def update_page(session: Session, *, page: Page, data: PageUpdate, actor: Actor) -> Page:
+    changes = data.model_dump(exclude_unset=True)
+    for key, value in changes.items():
+        setattr(page, key, value)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="page.update",
+        page_id=page.id,
+        object_type="page",
+        object_id=page.id,
+        changes=changes,
+    )
+    return page
+
+
+def touch(session: Session, page_id: str) -> None:
+    """Mark the page's public content as changed (v2 `page.updated_at`)."""
+    session.execute(update(Page).where(Page.id == page_id).values(updated_at=utcnow()))

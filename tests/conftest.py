@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, make_url, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from tocsin import migrate
+from tocsin.db import make_engine, make_sessionmaker
+from tocsin.main import create_app
+from tocsin.models import Base
+from tocsin.pages import service as pages
+from tocsin.pages.models import Page
+from tocsin.settings import Settings
+
+# The suite always runs on SQLite; TOCSIN_TEST_DATABASE_URL adds a PostgreSQL run.
+_POSTGRES_URL = os.environ.get("TOCSIN_TEST_DATABASE_URL")
+DATABASES = ["sqlite", *(["postgresql"] if _POSTGRES_URL else [])]
+
+
+@pytest.fixture(scope="session", params=DATABASES)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A freshly migrated database of each kind, private to this test run."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'tocsin.db'}"
+        _migrate(url)
+        yield url
+        return
+    assert _POSTGRES_URL is not None
+    server = make_url(_POSTGRES_URL)
+    name = f"tocsin_test_{secrets.token_hex(6)}"
+    admin = make_engine(server.render_as_string(hide_password=False))
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = server.set(database=name).render_as_string(hide_password=False)
+    try:
+        _migrate(url)
+        yield url
+    finally:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _migrate(url: str) -> None:
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def factory(engine: Engine) -> Iterator[sessionmaker[Session]]:
+    """Sessions on the test database, emptied again after each test."""
+    yield make_sessionmaker(engine)
+    with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+@pytest.fixture
+def session(factory: sessionmaker[Session]) -> Iterator[Session]:
+    with factory() as session:
+        yield session
+
+
+@pytest.fixture
+def page(session: Session) -> Page:
+    page = pages.ensure_default_page(session, name="Acme Cloud")
+    session.commit()
+    return page
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=database_url,
+        secret_key="test-secret-key",
+        var_dir=tmp_path / "var",
+        base_url="http://testserver",
+        run_worker=False,
+    )
+
+
+@pytest.fixture
+def client(settings: Settings, factory: sessionmaker[Session]) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as client:
+        yield client
