@@ -24,7 +24,9 @@ DATABASES = ["sqlite", *(["postgresql"] if _POSTGRES_URL else [])]
 
 
 @pytest.fixture(scope="session", params=DATABASES)
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A freshly migrated database of each kind, private to this test run."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'tocsin.db'}"

@@ -29,7 +29,11 @@ from tocsin.pages import service as pages
 from tocsin.pages.models import Page
 from tocsin.settings import Settings, SettingsError
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Tocsin status pages.")
+app = typer.Typer(
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Tocsin status pages.",
+)
 user_app = typer.Typer(no_args_is_help=True, help="Manage users.")
 apikey_app = typer.Typer(no_args_is_help=True, help="Manage API keys.")
 app.add_typer(user_app, name="user")
@@ -42,8 +46,14 @@ T = TypeVar("T")
 AUTOMATION_EMAIL = "automation@tocsin.invalid"
 
 
+@app.callback(invoke_without_command=True)
+def _root(ctx: typer.Context) -> None:
+    if ctx.invoked_subcommand is None:
+        out.print(ctx.get_help(), highlight=False, markup=False)
+
+
 def _fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
+    err.print(f"error: {message}", highlight=False, markup=False, soft_wrap=True)
     return typer.Exit(2)
 
 
@@ -57,7 +67,8 @@ def _settings() -> Settings:
 
 @contextmanager
 def _session(settings: Settings) -> Iterator[Session]:
-    """A committed transaction on the configured database, with domain errors as exit code 2."""
+    """A committed transaction on an up-to-date database, with domain errors as exit code 2."""
+    _upgrade(settings)
     engine = make_engine(settings.database_url)
     try:
         with transaction(make_sessionmaker(engine)) as session:
@@ -83,7 +94,7 @@ def _validated(build: Callable[[], T]) -> T:
         raise _fail(f"{field}: {first['msg']}") from None
 
 
-def _migrate(settings: Settings) -> None:
+def _upgrade(settings: Settings) -> None:
     engine = make_engine(settings.database_url)
     try:
         migrations.upgrade(engine)
@@ -91,6 +102,9 @@ def _migrate(settings: Settings) -> None:
         raise _fail(f"database: {exc.orig}") from None
     finally:
         engine.dispose()
+
+
+def _migrate(settings: Settings) -> None:
     with _session(settings) as session:
         _default_page(session, settings)
 
@@ -147,13 +161,14 @@ def run_worker() -> None:
 
 @app.command()
 def demo(
-    replace: Annotated[bool, typer.Option(help="Load even if the page already has components.")] = False,
+    replace: Annotated[
+        bool, typer.Option(help="Load even if the page already has components.")
+    ] = False,
 ) -> None:
     """Fill the default page with a realistic demo: components, 90 days of history, incidents."""
     from tocsin.demo import load_demo
 
     settings = _settings()
-    _migrate(settings)
     with _session(settings) as session:
         page = _default_page(session, settings)
         if _has_components(session, page) and not replace:
@@ -224,9 +239,21 @@ def apikey_create(
         owner = _key_owner(session, page, user)
         created = accounts.create_api_key(session, user=owner, data=data, actor=CLI)
         count = session.scalar(select(func.count()).where(Membership.user_id == owner.id))
-    out.print(f"API key {name!r} for {owner.email} ({count} page(s)); store it now:", highlight=False)
+    out.print(
+        f"API key {name!r} for {owner.email} ({count} page(s)); store it now:", highlight=False
+    )
     print(created.secret)
 
 
 def main() -> None:
-    app()
+    """Run the CLI; usage errors print one line and exit with code 2."""
+    try:
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        code = 1
+    except typer.TyperException as exc:
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        if message:
+            err.print(f"error: {message}", highlight=False, markup=False, soft_wrap=True)
+        code = 2
+    sys.exit(code if isinstance(code, int) else 0)

@@ -5,8 +5,8 @@ import string
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, Enum, MetaData, String, create_engine, event

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -51,12 +51,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await task
             engine.dispose()
 
-    app = FastAPI(title="Tocsin", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="Tocsin", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
     app.state.settings = settings
     app.state.renderer = Renderer()
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(page_routes.router)
     _install_error_handlers(app)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        # Browsers ask for /favicon.ico whatever the page links; answer rather than log a 404.
+        return FileResponse(
+            STATIC_DIR / "favicon.svg",
+            media_type="image/svg+xml",
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
@@ -93,7 +104,9 @@ def _install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid input"}
         where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
-        return _error(request, 422, f"{where}: {first.get('msg')}" if where else str(first.get("msg")))
+        return _error(
+            request, 422, f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
+        )
 
     app.add_exception_handler(DomainError, domain_error)
     app.add_exception_handler(StarletteHTTPException, http_error)

@@ -47,7 +47,9 @@ class Settings(BaseSettings):
         if self.secret_key is not None and self.secret_key.get_secret_value():
             return self.secret_key.get_secret_value()
         if self.env == "production":
-            raise SettingsError("TOCSIN_SECRET_KEY (or TOCSIN_SECRET_KEY_FILE) is required in production")
+            raise SettingsError(
+                "TOCSIN_SECRET_KEY (or TOCSIN_SECRET_KEY_FILE) is required in production"
+            )
         path = self.var_dir / "secret_key"
         if path.exists():
             return path.read_text(encoding="utf-8").strip()

@@ -36,7 +36,10 @@ def test_it_records_every_status_change_with_time_and_cause(session: Session, pa
 def test_it_ignores_a_change_to_the_same_status(session: Session, page: Page) -> None:
     api = component(session, page, "API")
     changed = components.set_status(
-        session, component=api, status=ComponentStatus.OPERATIONAL, cause=components.StatusCause.MANUAL
+        session,
+        component=api,
+        status=ComponentStatus.OPERATIONAL,
+        cause=components.StatusCause.MANUAL,
     )
     assert changed is False
     assert len(components.status_history(session, component_ids=[api.id])[api.id]) == 1
@@ -70,7 +73,10 @@ def test_a_group_has_no_status_of_its_own(session: Session, page: Page) -> None:
     core = group(session, page, "Core", [component(session, page, "Website")])
     with pytest.raises(Invalid, match="worst of its components"):
         components.update_component(
-            session, component=core, data=ComponentUpdate(status=ComponentStatus.MAJOR_OUTAGE), actor=CLI
+            session,
+            component=core,
+            data=ComponentUpdate(status=ComponentStatus.MAJOR_OUTAGE),
+            actor=CLI,
         )
 
 
@@ -95,7 +101,9 @@ def test_components_of_another_page_are_not_found(session: Session, page: Page) 
 
 def test_every_change_is_audited(session: Session, page: Page) -> None:
     api = component(session, page, "API")
-    components.update_component(session, component=api, data=ComponentUpdate(name="Public API"), actor=CLI)
+    components.update_component(
+        session, component=api, data=ComponentUpdate(name="Public API"), actor=CLI
+    )
     session.commit()
 
     actions = session.scalars(select(AuditEvent.action).order_by(AuditEvent.created_at)).all()

@@ -23,7 +23,9 @@ OPERATIONAL = ComponentStatus.OPERATIONAL
 
 
 def _open(session: Session, page: Page, statuses: dict[str, ComponentStatus], **fields: object):  # type: ignore[no-untyped-def]
-    data = IncidentCreate.model_validate({"name": "Payments API returning errors", "components": statuses, **fields})
+    data = IncidentCreate.model_validate(
+        {"name": "Payments API returning errors", "components": statuses, **fields}
+    )
     return incidents.create_incident(session, page=page, data=data, actor=CLI, now=T0)
 
 
@@ -82,7 +84,9 @@ def test_resolving_restores_the_components_it_degraded(session: Session, page: P
     assert incident.impact is Impact.MAJOR
 
 
-def test_resolving_leaves_a_component_another_incident_still_holds(session: Session, page: Page) -> None:
+def test_resolving_leaves_a_component_another_incident_still_holds(
+    session: Session, page: Page
+) -> None:
     api = component(session, page, "API")
     first = _open(session, page, {api.id: PARTIAL})
     _open(session, page, {api.id: PARTIAL})
@@ -95,7 +99,9 @@ def test_resolving_leaves_a_component_another_incident_still_holds(session: Sess
 def test_resolving_leaves_a_component_someone_moved_since(session: Session, page: Page) -> None:
     api = component(session, page, "API")
     incident = _open(session, page, {api.id: PARTIAL})
-    components.set_status(session, component=api, status=MAJOR, cause=components.StatusCause.MONITOR)
+    components.set_status(
+        session, component=api, status=MAJOR, cause=components.StatusCause.MONITOR
+    )
     incidents.post_update(
         session, incident=incident, data=UpdateCreate(status=IncidentStatus.RESOLVED), actor=CLI
     )
@@ -118,7 +124,9 @@ def test_monitoring_and_resolved_times_are_stamped_once(session: Session, page: 
     incident = _open(session, page, {})
     t1, t2 = T0 + timedelta(minutes=5), T0 + timedelta(minutes=9)
     for status, at in ((IncidentStatus.MONITORING, t1), (IncidentStatus.MONITORING, t2)):
-        incidents.post_update(session, incident=incident, data=UpdateCreate(status=status), actor=CLI, now=at)
+        incidents.post_update(
+            session, incident=incident, data=UpdateCreate(status=status), actor=CLI, now=at
+        )
     assert incident.monitoring_at == t1
     assert incident.resolved_at is None
 
@@ -127,7 +135,10 @@ def test_maintenance_statuses_are_refused_on_incidents(session: Session, page: P
     incident = _open(session, page, {})
     with pytest.raises(Invalid, match="not valid for a incident"):
         incidents.post_update(
-            session, incident=incident, data=UpdateCreate(status=IncidentStatus.IN_PROGRESS), actor=CLI
+            session,
+            incident=incident,
+            data=UpdateCreate(status=IncidentStatus.IN_PROGRESS),
+            actor=CLI,
         )
 
 
@@ -139,7 +150,15 @@ def test_unknown_components_are_refused(session: Session, page: Page) -> None:
 def test_a_backfilled_incident_is_resolved_history(session: Session, page: Page) -> None:
     started = datetime(2025, 12, 1, 9, tzinfo=UTC)
     ended = started + timedelta(hours=2)
-    incident = _open(session, page, {}, backfilled=True, started_at=started, resolved_at=ended, body="Old outage.")
+    incident = _open(
+        session,
+        page,
+        {},
+        backfilled=True,
+        started_at=started,
+        resolved_at=ended,
+        body="Old outage.",
+    )
     assert incident.status is IncidentStatus.RESOLVED
     assert (incident.started_at, incident.resolved_at) == (started, ended)
     assert incident.updates[0].display_at == ended
@@ -155,18 +174,24 @@ def test_editing_an_update_changes_its_display_time(session: Session, page: Page
     incident = _open(session, page, {})
     update = incident.updates[0]
     earlier = T0 - timedelta(minutes=30)
-    incidents.edit_update(session, update=update, data=UpdateEdit(display_at=earlier, body="Fixed typo."), actor=CLI)
+    incidents.edit_update(
+        session, update=update, data=UpdateEdit(display_at=earlier, body="Fixed typo."), actor=CLI
+    )
     session.commit()
     assert (update.display_at, update.body) == (earlier, "Fixed typo.")
 
 
-def test_publishing_a_writeup_moves_a_resolved_incident_to_postmortem(session: Session, page: Page) -> None:
+def test_publishing_a_writeup_moves_a_resolved_incident_to_postmortem(
+    session: Session, page: Page
+) -> None:
     incident = _open(session, page, {}, status=IncidentStatus.RESOLVED)
     published = datetime(2026, 3, 5, 10, 2, tzinfo=UTC)
     incidents.publish_writeup(
         session,
         incident=incident,
-        data=WriteupPublish(url="https://acme.example/blog/payments-postmortem", published_at=published),
+        data=WriteupPublish(
+            url="https://acme.example/blog/payments-postmortem", published_at=published
+        ),
         actor=CLI,
     )
     assert incident.status is IncidentStatus.POSTMORTEM

@@ -23,9 +23,14 @@ END = START + timedelta(hours=2)
 
 def _schedule(session: Session, page: Page, component_ids: list[str]) -> Incident:
     data = MaintenanceCreate(
-        name="Database upgrade", scheduled_for=START, scheduled_until=END, component_ids=component_ids
+        name="Database upgrade",
+        scheduled_for=START,
+        scheduled_until=END,
+        component_ids=component_ids,
     )
-    return incidents.schedule_maintenance(session, page=page, data=data, actor=CLI, now=START - timedelta(days=3))
+    return incidents.schedule_maintenance(
+        session, page=page, data=data, actor=CLI, now=START - timedelta(days=3)
+    )
 
 
 def test_it_starts_and_ends_by_itself(session: Session, page: Page) -> None:
@@ -56,20 +61,29 @@ def test_it_records_maintenance_as_the_cause(session: Session, page: Page) -> No
     session.flush()
     from tocsin.components.models import StatusChange
 
-    change = session.query(StatusChange).filter_by(component_id=db.id).order_by(StatusChange.changed_at.desc()).first()
+    change = (
+        session.query(StatusChange)
+        .filter_by(component_id=db.id)
+        .order_by(StatusChange.changed_at.desc())
+        .first()
+    )
     assert change is not None
     assert change.cause is StatusCause.MAINTENANCE
 
 
 def test_it_does_not_hide_an_outage_under_maintenance(session: Session, page: Page) -> None:
     db = component(session, page, "Database")
-    components.set_status(session, component=db, status=ComponentStatus.MAJOR_OUTAGE, cause=StatusCause.MANUAL)
+    components.set_status(
+        session, component=db, status=ComponentStatus.MAJOR_OUTAGE, cause=StatusCause.MANUAL
+    )
     _schedule(session, page, [db.id])
     incidents.advance_maintenances(session, now=START)
     assert db.status is ComponentStatus.MAJOR_OUTAGE
 
 
-def test_the_worker_round_commits_the_transition(factory: sessionmaker[Session], page: Page) -> None:
+def test_the_worker_round_commits_the_transition(
+    factory: sessionmaker[Session], page: Page
+) -> None:
     with factory() as session:
         db = component(session, page, "Database")
         maintenance = _schedule(session, page, [db.id])

@@ -29,7 +29,9 @@ class Membership(TimestampMixin, Base):
 
     __tablename__ = "memberships"
 
-    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
     page_id: Mapped[str] = mapped_column(
         ForeignKey("pages.id", ondelete="CASCADE"), primary_key=True, index=True
     )

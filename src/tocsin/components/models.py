@@ -24,7 +24,9 @@ class Component(IdMixin, TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(255))
     description: Mapped[str | None] = mapped_column(Text)
     position: Mapped[int] = mapped_column(Integer, default=1)
-    status: Mapped[ComponentStatus] = mapped_column(status_type("status"), default=ComponentStatus.OPERATIONAL)
+    status: Mapped[ComponentStatus] = mapped_column(
+        status_type("status"), default=ComponentStatus.OPERATIONAL
+    )
     showcase: Mapped[bool] = mapped_column(Boolean, default=True)
     only_show_if_degraded: Mapped[bool] = mapped_column(Boolean, default=False)
     start_date: Mapped[date | None] = mapped_column(Date)
@@ -32,7 +34,9 @@ class Component(IdMixin, TimestampMixin, Base):
     children: Mapped[list[Component]] = relationship(
         back_populates="group", order_by="Component.position"
     )
-    group: Mapped[Component | None] = relationship(back_populates="children", remote_side="Component.id")
+    group: Mapped[Component | None] = relationship(
+        back_populates="children", remote_side="Component.id"
+    )
 
 
 class StatusChange(IdMixin, Base):

@@ -57,9 +57,8 @@ def get_leaves(session: Session, *, page_id: str, ids: Iterable[str]) -> list[Co
 
 def _next_position(session: Session, page_id: str, group_id: str | None) -> int:
     query = select(func.max(Component.position)).where(
-        Component.page_id == page_id, Component.group_id.is_(None)
-        if group_id is None
-        else Component.group_id == group_id
+        Component.page_id == page_id,
+        Component.group_id.is_(None) if group_id is None else Component.group_id == group_id,
     )
     return (session.scalar(query) or 0) + 1
 
@@ -154,7 +153,9 @@ def update_component(
         if component.is_group:
             raise Invalid("a group cannot be put inside another group")
         moved = [component.group, _check_group(session, component.page_id, changes["group_id"])]
-        changes.setdefault("position", _next_position(session, component.page_id, changes["group_id"]))
+        changes.setdefault(
+            "position", _next_position(session, component.page_id, changes["group_id"])
+        )
     for key, value in changes.items():
         setattr(component, key, value)
     if status is not None:
@@ -164,7 +165,13 @@ def update_component(
     session.flush()
     _refresh_children(session, *moved)
     pages.touch(session, component.page_id)
-    _audit(session, actor, "component.update", component, data.model_dump(mode="json", exclude_unset=True))
+    _audit(
+        session,
+        actor,
+        "component.update",
+        component,
+        data.model_dump(mode="json", exclude_unset=True),
+    )
     return component
 
 
@@ -177,7 +184,7 @@ def set_status(
     incident_id: str | None = None,
     now: datetime | None = None,
 ) -> bool:
-    """Move the component to `status` and record the change; return False if it was already there."""
+    """Move the component to `status` and record it; return False if it was there already."""
     if component.status == status:
         return False
     at = now or utcnow()

@@ -15,7 +15,9 @@ class Incident(IdMixin, TimestampMixin, Base):
     """A realtime incident or a scheduled maintenance; both share one id space, as in the APIs."""
 
     __tablename__ = "incidents"
-    __table_args__ = (Index("ix_incidents_page_id_kind_started_at", "page_id", "kind", "started_at"),)
+    __table_args__ = (
+        Index("ix_incidents_page_id_kind_started_at", "page_id", "kind", "started_at"),
+    )
 
     page_id: Mapped[str] = mapped_column(ForeignKey("pages.id", ondelete="CASCADE"))
     kind: Mapped[IncidentKind] = mapped_column(enum_type(IncidentKind, "kind"))
@@ -68,7 +70,9 @@ class IncidentComponent(Base):
 
 class IncidentUpdate(IdMixin, TimestampMixin, Base):
     __tablename__ = "incident_updates"
-    __table_args__ = (Index("ix_incident_updates_incident_id_display_at", "incident_id", "display_at"),)
+    __table_args__ = (
+        Index("ix_incident_updates_incident_id_display_at", "incident_id", "display_at"),
+    )
 
     incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
     status: Mapped[IncidentStatus] = mapped_column(enum_type(IncidentStatus, "status"))

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-
-
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from tocsin.components.status import ComponentStatus
@@ -12,7 +10,7 @@ ComponentMap = dict[str, ComponentStatus]
 
 
 class IncidentCreate(BaseModel):
-    """A realtime incident; `components` maps component ids to the status this incident gives them."""
+    """A realtime incident; `components` maps component ids to the status it gives them."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -140,7 +140,11 @@ def post_update(
         incident.impact_override = data.impact_override
     status = data.status or incident.status
     _check_status(IncidentKind(incident.kind), status)
-    cause = StatusCause.MAINTENANCE if incident.kind is IncidentKind.MAINTENANCE else StatusCause.INCIDENT
+    cause = (
+        StatusCause.MAINTENANCE
+        if incident.kind is IncidentKind.MAINTENANCE
+        else StatusCause.INCIDENT
+    )
     update = _apply(
         session,
         incident,
@@ -155,7 +159,13 @@ def post_update(
             cause=cause,
         ),
     )
-    _audit(session, actor, "incident.update", incident, data.model_dump(mode="json", exclude_unset=True))
+    _audit(
+        session,
+        actor,
+        "incident.update",
+        incident,
+        data.model_dump(mode="json", exclude_unset=True),
+    )
     return update
 
 
@@ -230,7 +240,9 @@ def start_maintenance(
     targets: dict[str, ComponentStatus] = {}
     if maintenance.auto_components:
         attached = components.get_leaves(
-            session, page_id=maintenance.page_id, ids=[c.component_id for c in maintenance.components]
+            session,
+            page_id=maintenance.page_id,
+            ids=[c.component_id for c in maintenance.components],
         )
         targets = {
             c.id: ComponentStatus.UNDER_MAINTENANCE
@@ -353,7 +365,9 @@ def _check_status(kind: IncidentKind, status: IncidentStatus) -> None:
     allowed = statuses_for(kind)
     if status not in allowed:
         names = ", ".join(s.value for s in allowed)
-        raise Invalid(f"status {status.value!r} is not valid for a {kind.value}; use one of {names}")
+        raise Invalid(
+            f"status {status.value!r} is not valid for a {kind.value}; use one of {names}"
+        )
 
 
 def _apply(session: Session, incident: Incident, post: _Post) -> IncidentUpdate:
@@ -379,7 +393,9 @@ def _apply(session: Session, incident: Incident, post: _Post) -> IncidentUpdate:
     return update
 
 
-def _attach(session: Session, incident: Incident, component_ids: list[str]) -> dict[str, IncidentComponent]:
+def _attach(
+    session: Session, incident: Incident, component_ids: list[str]
+) -> dict[str, IncidentComponent]:
     links = {link.component_id: link for link in incident.components}
     for component in components.get_leaves(session, page_id=incident.page_id, ids=component_ids):
         if component.id not in links:
@@ -427,13 +443,17 @@ def _restorable(session: Session, incident: Incident) -> dict[str, ComponentStat
     }
     if not held:
         return {}
-    others = select(IncidentComponent.component_id).join(Incident).where(
-        Incident.id != incident.id,
-        Incident.page_id == incident.page_id,
-        Incident.status.not_in(list(CLOSED_STATUSES)),
-        IncidentComponent.component_id.in_(list(held)),
-        IncidentComponent.status.is_not(None),
-        IncidentComponent.status != ComponentStatus.OPERATIONAL,
+    others = (
+        select(IncidentComponent.component_id)
+        .join(Incident)
+        .where(
+            Incident.id != incident.id,
+            Incident.page_id == incident.page_id,
+            Incident.status.not_in(list(CLOSED_STATUSES)),
+            IncidentComponent.component_id.in_(list(held)),
+            IncidentComponent.status.is_not(None),
+            IncidentComponent.status != ComponentStatus.OPERATIONAL,
+        )
     )
     busy = set(session.scalars(others))
     current = components.get_leaves(session, page_id=incident.page_id, ids=list(held))

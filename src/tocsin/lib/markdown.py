@@ -25,7 +25,7 @@ _TAGS = frozenset(
         "table", "thead", "tbody", "tr", "th", "td",
     }
 )  # fmt: skip
-# No style attributes: the page's CSP forbids inline styles anyway.
+# No style attributes: user text must not restyle the page (or trip its CSP).
 _ATTRIBUTES = {"a": {"href"}, "ol": {"start"}}
 _URL_SCHEMES = frozenset({"http", "https", "mailto"})
 _LINK_REL = "nofollow noopener noreferrer"

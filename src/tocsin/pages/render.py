@@ -11,6 +11,7 @@ import math
 import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from http import HTTPStatus
 from itertools import groupby
 from typing import Any
 from urllib.parse import urlsplit
@@ -210,6 +211,17 @@ class Renderer:
             page_number=page_number,
             page_count=page_count,
         )
+
+    def error(self, status: int, message: str) -> bytes:
+        """A bare error page; it needs no page state, as the page may not exist."""
+        try:
+            title = HTTPStatus(status).phrase
+        except ValueError:
+            title = "Error"
+        html = self._env.get_template("pages/error.html").render(
+            page=None, accent=None, logo_url=None, title=title, message=message
+        )
+        return html.encode("utf-8")
 
     def _render(self, template: str, state: PageState, **context: Any) -> bytes:
         page = state.page

@@ -40,13 +40,17 @@ def home(request: Request, session: SessionDep, settings: SettingsDep) -> Respon
 
 
 @router.get("/incidents/{incident_id}", response_class=HTMLResponse)
-def incident(incident_id: str, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+def incident(
+    incident_id: str, request: Request, session: SessionDep, settings: SettingsDep
+) -> Response:
     state = _state(request, session, settings)
     return _html(_renderer(request).incident(state, incident_id), "incident")
 
 
 @router.get("/incidents/{incident_id}/write-up", response_class=HTMLResponse)
-def writeup(incident_id: str, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+def writeup(
+    incident_id: str, request: Request, session: SessionDep, settings: SettingsDep
+) -> Response:
     state = _state(request, session, settings)
     return _html(_renderer(request).writeup(state, incident_id), "write-up")
 

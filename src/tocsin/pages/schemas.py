@@ -19,7 +19,9 @@ class PageUpdate(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=255)
     url: str | None = Field(default=None, max_length=2048, pattern=r"^https?://\S+$")
     domain: str | None = Field(
-        default=None, max_length=253, pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$"
+        default=None,
+        max_length=253,
+        pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$",
     )
     time_zone: str | None = None
     logo_url: str | None = Field(default=None, max_length=2048, pattern=r"^https://\S+$")

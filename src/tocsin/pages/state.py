@@ -41,7 +41,8 @@ def load_state(session: Session, *, page: Page, now: datetime, base_url: str) ->
     leaves = [r.status for r in rows if not r.is_group]
     indicator, description = overall_status(leaves)
     all_incidents = [
-        _incident_view(incident, by_id) for incident in incidents.list_incidents(session, page_id=page.id)
+        _incident_view(incident, by_id)
+        for incident in incidents.list_incidents(session, page_id=page.id)
     ]
     realtime = tuple(i for i in all_incidents if i.kind is IncidentKind.INCIDENT)
     maintenances = tuple(
@@ -183,7 +184,9 @@ def _update_view(update: IncidentUpdate, by_id: dict[str, Component]) -> UpdateV
     )
 
 
-def _affected(incident: Incident, updates: list[UpdateView], by_id: dict[str, Component]) -> tuple[AffectedComponent, ...]:
+def _affected(
+    incident: Incident, updates: list[UpdateView], by_id: dict[str, Component]
+) -> tuple[AffectedComponent, ...]:
     worst_by_id: dict[str, ComponentStatus] = {}
     for update in updates:
         for change in update.changes:

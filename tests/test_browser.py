@@ -1,0 +1,167 @@
+"""The public pages in a real browser: Debian's headless Chromium, driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+from sqlalchemy.orm import Session
+
+from factories import reference_outage
+from tocsin.pages.models import Page as StatusPage
+from tocsin.settings import Settings
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+pytestmark = pytest.mark.browser
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def live_url(settings: Settings, tmp_path: Path) -> Iterator[str]:
+    """`tocsin serve` in its own process, on the test database."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "TOCSIN_DATABASE_URL": settings.database_url,
+        "TOCSIN_VAR_DIR": str(tmp_path / "var"),
+        "TOCSIN_RUN_WORKER": "false",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tocsin", "serve", "--no-migrate", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(url, server)
+        yield url
+    finally:
+        server.terminate()
+        server.communicate(timeout=10)
+
+
+def _wait_until_up(url: str, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"server exited: {server.stderr.read() if server.stderr else b''!r}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise TimeoutError("server did not start")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    assert CHROMIUM.exists(), "install Debian's chromium: apt-get install chromium"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+def _open(browser: Browser, url: str, **options: object) -> tuple[Page, list[str]]:
+    context = browser.new_context(**options)  # type: ignore[arg-type]
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    response = page.goto(url)
+    assert response is not None and response.ok
+    return page, errors
+
+
+def _shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def _luminance(css_color: str) -> float:
+    parts = css_color[css_color.index("(") + 1 : css_color.index(")")].split(",")
+    red, green, blue = (float(p) / 255 for p in parts[:3])
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+
+def test_the_incident_page_reads_line_by_line_in_a_browser(
+    browser: Browser, live_url: str, session: Session, page: StatusPage
+) -> None:
+    incident_id = reference_outage(session, page)
+    tab, errors = _open(browser, f"{live_url}/incidents/{incident_id}", java_script_enabled=False)
+    text = tab.inner_text("body")
+    for line in (
+        "Payments API returning errors",
+        "Write-up published",
+        "Read our write-up at https://acme.example/blog/payments-postmortem",
+        "Thu, Mar 05, 2026, 10:02 AM",
+    ):
+        assert line in text
+    assert text.index("Resolved") < text.index("Monitoring") < text.index("Identified")
+    assert "04:40 PM" in text and "(2 days earlier)" in text
+    assert "04:35 PM(" not in text.replace(" (", "(")
+    _shot(tab, "incident-page")
+    assert errors == []
+
+
+def test_the_home_page_has_light_and_dark_themes(
+    browser: Browser, live_url: str, session: Session, page: StatusPage
+) -> None:
+    reference_outage(session, page)
+    backgrounds = {}
+    for scheme in ("light", "dark"):
+        tab, errors = _open(browser, live_url, color_scheme=scheme)
+        backgrounds[scheme] = _luminance(
+            tab.evaluate("getComputedStyle(document.body).backgroundColor")
+        )
+        _shot(tab, f"home-{scheme}")
+        assert errors == []
+        assert "All Systems Operational" in tab.inner_text("body")
+    assert backgrounds["light"] > 0.8
+    assert backgrounds["dark"] < 0.2
+
+
+def test_the_home_page_fits_a_phone_and_groups_fold_without_javascript(
+    browser: Browser, live_url: str, session: Session, page: StatusPage
+) -> None:
+    reference_outage(session, page)
+    tab, _ = _open(
+        browser,
+        live_url,
+        viewport={"width": 360, "height": 740},
+        java_script_enabled=False,
+        is_mobile=True,
+    )
+    assert tab.evaluate("document.documentElement.scrollWidth") <= 360
+    group = tab.locator("details").first
+    was_open = group.evaluate("el => el.open")
+    group.locator("summary").click()
+    assert group.evaluate("el => el.open") is not was_open
+    _shot(tab, "home-phone")
