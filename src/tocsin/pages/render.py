@@ -24,7 +24,14 @@ from tocsin.incidents.status import LABELS as INCIDENT_LABELS
 from tocsin.incidents.status import IncidentKind, IncidentStatus
 from tocsin.lib.markdown import render_markdown
 from tocsin.lib.timefmt import format_date, format_month, format_timestamp, gap_note
-from tocsin.pages.view import ComponentView, DayBar, IncidentView, PageState, UpdateView
+from tocsin.pages.view import (
+    AffectedComponent,
+    ComponentView,
+    DayBar,
+    IncidentView,
+    PageState,
+    UpdateView,
+)
 
 PAST_DAYS = 14
 HISTORY_PER_PAGE = 20
@@ -95,6 +102,16 @@ def web_url(url: str | None, *, allow_root_relative: bool = False) -> str | None
         return url
     is_path = not parts.scheme and not parts.netloc and url.startswith("/")
     return url if allow_root_relative and is_path else None
+
+
+def affected_by_group(
+    incident: IncidentView,
+) -> list[tuple[str | None, list[AffectedComponent]]]:
+    """The affected components under their group's name, groups in order of first appearance."""
+    grouped: dict[str | None, list[AffectedComponent]] = {}
+    for component in incident.affected:
+        grouped.setdefault(component.group_name, []).append(component)
+    return list(grouped.items())
 
 
 def entries(incident: IncidentView) -> tuple[Entry, ...]:
@@ -176,6 +193,7 @@ class Renderer:
             state,
             incident=incident,
             entries=entries(incident),
+            affected=affected_by_group(incident),
             writeup_url=web_url(incident.writeup.url) if incident.writeup else None,
         )
 
