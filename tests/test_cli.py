@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -134,3 +136,19 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path: Path) -> Non
     )
     assert result.returncode == 2
     assert "TOCSIN_SECRET_KEY" in result.stderr
+
+
+def test_the_worker_stops_cleanly_on_sigterm(database_url: str, tmp_path: Path) -> None:
+    env = {**os.environ, "TOCSIN_DATABASE_URL": database_url, "TOCSIN_VAR_DIR": str(tmp_path)}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "tocsin", "worker"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(2)
+    worker.send_signal(signal.SIGTERM)
+    _, stderr = worker.communicate(timeout=15)
+    assert worker.returncode == 0, stderr
+    assert "Traceback" not in stderr

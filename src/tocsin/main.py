@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from tocsin import worker
 from tocsin.db import make_engine, make_sessionmaker, transaction
 from tocsin.errors import DomainError
+from tocsin.lib.headers import SecurityHeaders
 from tocsin.pages import routes as page_routes
 from tocsin.pages import service as pages
 from tocsin.pages.render import Renderer
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.renderer = Renderer()
+    app.add_middleware(SecurityHeaders, hsts=settings.base_url.startswith("https://"))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(page_routes.router)
     _install_error_handlers(app)

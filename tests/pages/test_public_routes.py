@@ -215,3 +215,25 @@ def test_another_pages_incident_is_not_shown_on_this_host(
     shown = client.get(f"/incidents/{secret.id}", headers={"host": "internal.example"})
     assert shown.status_code == 200
     assert "Secret outage" in shown.text
+
+
+def test_pages_carry_strict_security_headers(client: TestClient, page: Page) -> None:
+    response = client.get("/")
+    policy = response.headers["content-security-policy"]
+    assert "default-src 'none'" in policy
+    assert "unsafe-inline" not in policy
+    assert "frame-ancestors 'none'" in policy
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["referrer-policy"] == "strict-origin-when-cross-origin"
+    assert "strict-transport-security" not in response.headers
+
+
+def test_the_accent_colour_is_served_as_a_stylesheet(
+    client: TestClient, session: Session, page: Page
+) -> None:
+    pages.update_page(session, page=page, data=PageUpdate(accent_color="#4f46e5"), actor=CLI)
+    session.commit()
+    assert 'href="/theme.css?accent=%234f46e5"' in client.get("/").text
+    css = client.get("/theme.css")
+    assert css.headers["content-type"].startswith("text/css")
+    assert css.text == ":root { --accent: #4f46e5; }\n"

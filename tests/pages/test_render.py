@@ -551,19 +551,22 @@ def test_it_escapes_user_text_everywhere(renderer: Renderer) -> None:
 
 
 @pytest.mark.parametrize(
-    ("accent", "expected"),
+    ("accent", "css"),
     [
-        ("#1a2B3c", b'<html lang="en" style="--accent: #1a2B3c">'),
-        ("#fff", b'<html lang="en" style="--accent: #fff">'),
-        ('#fff" onmouseover="alert(1)', b'<html lang="en">'),
-        ("red; background: url(https://evil.example)", b'<html lang="en">'),
-        (None, b'<html lang="en">'),
+        ("#1a2B3c", b":root { --accent: #1a2B3c; }\n"),
+        ("#fff", b":root { --accent: #fff; }\n"),
+        ('#fff" onmouseover="alert(1)', b""),
+        ("red; background: url(https://evil.example)", b""),
+        (None, b""),
     ],
 )
 def test_it_applies_only_a_valid_accent_colour(
-    renderer: Renderer, accent: str | None, expected: bytes
+    renderer: Renderer, accent: str | None, css: bytes
 ) -> None:
-    assert expected in renderer.home(state(accent_color=accent))
+    home = renderer.home(state(accent_color=accent))
+    assert renderer.theme(state(accent_color=accent)) == css
+    assert (b'href="/theme.css' in home) is bool(css)
+    assert b"style=" not in home
 
 
 @pytest.mark.parametrize(

@@ -89,7 +89,7 @@ def bar_label(bar: DayBar) -> str:
 
 
 def valid_accent(color: str | None) -> str | None:
-    """The accent colour if it is a plain hex colour; it lands in a style attribute."""
+    """The accent colour if it is a plain hex colour; it lands in CSS."""
     return color if color and _ACCENT.fullmatch(color) else None
 
 
@@ -229,6 +229,11 @@ class Renderer:
             page_number=page_number,
             page_count=page_count,
         )
+
+    def theme(self, state: PageState) -> bytes:
+        """The page's accent colour as a stylesheet; empty when there is none (or it is invalid)."""
+        accent = valid_accent(state.page.accent_color)
+        return f":root {{ --accent: {accent}; }}\n".encode() if accent else b""
 
     def error(self, status: int, message: str) -> bytes:
         """A bare error page; it needs no page state, as the page may not exist."""

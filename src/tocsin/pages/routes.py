@@ -55,6 +55,13 @@ def writeup(
     return _html(_renderer(request).writeup(state, incident_id), "write-up")
 
 
+@router.get("/theme.css")
+def theme(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """The page's branding as CSS, so that no page carries an inline style."""
+    body = _renderer(request).theme(_state(request, session, settings))
+    return Response(body, media_type="text/css", headers={"Cache-Control": "public, max-age=300"})
+
+
 @router.get("/history", response_class=HTMLResponse)
 def history(
     request: Request,
