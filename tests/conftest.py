@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,10 @@ from sqlalchemy import Engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from tocsin import migrate
+from tocsin.accounts import service as accounts
+from tocsin.accounts.models import Role, User
+from tocsin.accounts.schemas import ApiKeyCreate, UserCreate
+from tocsin.audit.service import CLI
 from tocsin.db import make_engine, make_sessionmaker
 from tocsin.main import create_app
 from tocsin.models import Base
@@ -99,3 +104,55 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 def client(settings: Settings, factory: sessionmaker[Session]) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as client:
         yield client
+
+
+@dataclass(frozen=True)
+class Persona:
+    """A user with an API key; `headers` authenticate as Statuspage clients do."""
+
+    user: User
+    key: str
+    page: Page
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"OAuth {self.key}"}
+
+
+def _persona(session: Session, page: Page, email: str, role: Role) -> Persona:
+    user = accounts.create_user(
+        session,
+        page=page,
+        data=UserCreate(email=email, password="correct horse battery", role=role),
+        actor=CLI,
+    )
+    created = accounts.create_api_key(session, user=user, data=ApiKeyCreate(name=email), actor=CLI)
+    session.commit()
+    return Persona(user=user, key=created.secret, page=page)
+
+
+@pytest.fixture
+def alice(session: Session, page: Page) -> Persona:
+    """Owner of the default page."""
+    return _persona(session, page, "alice@example.com", Role.OWNER)
+
+
+@pytest.fixture
+def bob(session: Session, page: Page) -> Persona:
+    """Editor on the default page: incidents and statuses, not settings."""
+    return _persona(session, page, "bob@example.com", Role.EDITOR)
+
+
+@pytest.fixture
+def vera(session: Session, page: Page) -> Persona:
+    """Viewer on the default page: reads only."""
+    return _persona(session, page, "vera@example.com", Role.VIEWER)
+
+
+@pytest.fixture
+def charlie(session: Session, page: Page) -> Persona:
+    """Owner of another page, with no role on the default one."""
+    other = Page(name="Other Corp", domain="status.other.example")
+    session.add(other)
+    session.commit()
+    return _persona(session, other, "charlie@example.com", Role.OWNER)

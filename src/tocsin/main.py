@@ -13,9 +13,11 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tocsin import worker
+from tocsin.api import routes as api_routes
 from tocsin.db import make_engine, make_sessionmaker, transaction
 from tocsin.errors import DomainError
 from tocsin.lib.headers import SecurityHeaders
+from tocsin.lib.jsonsuffix import StripJsonSuffix
 from tocsin.pages import routes as page_routes
 from tocsin.pages import service as pages
 from tocsin.pages.render import Renderer
@@ -53,13 +55,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             engine.dispose()
 
     app = FastAPI(
-        title="Tocsin", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+        title="Tocsin",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
     )
     app.state.settings = settings
     app.state.renderer = Renderer()
+    app.add_middleware(StripJsonSuffix, prefix="/api/v1/")
     app.add_middleware(SecurityHeaders, hsts=settings.base_url.startswith("https://"))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(page_routes.router)
+    app.include_router(api_routes.router)
     _install_error_handlers(app)
 
     @app.get("/favicon.ico", include_in_schema=False)

@@ -11,7 +11,7 @@ from tocsin.pages.render import Renderer
 from tocsin.pages.state import load_state
 from tocsin.pages.view import PageState
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 
 _HTML = "text/html; charset=utf-8"
 
