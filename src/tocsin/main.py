@@ -12,7 +12,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tocsin import worker
+from tocsin import __version__, worker
 from tocsin.api import routes as api_routes
 from tocsin.db import make_engine, make_sessionmaker, transaction
 from tocsin.errors import DomainError
