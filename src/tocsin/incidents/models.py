@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -35,6 +36,10 @@ class Incident(IdMixin, TimestampMixin, Base):
     auto_start: Mapped[bool] = mapped_column(Boolean, default=True)
     auto_end: Mapped[bool] = mapped_column(Boolean, default=True)
     auto_components: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    scheduled_remind_prior: Mapped[bool] = mapped_column(Boolean, default=False)
+    scheduled_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
 
     writeup_url: Mapped[str | None] = mapped_column(String(2048))
     postmortem_body: Mapped[str | None] = mapped_column(Text)
