@@ -18,6 +18,7 @@ from tocsin.db import make_engine, make_sessionmaker, transaction
 from tocsin.errors import DomainError
 from tocsin.lib.headers import SecurityHeaders
 from tocsin.lib.jsonsuffix import StripJsonSuffix
+from tocsin.pages import public_api
 from tocsin.pages import routes as page_routes
 from tocsin.pages import service as pages
 from tocsin.pages.render import Renderer
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders, hsts=settings.base_url.startswith("https://"))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(page_routes.router)
+    app.include_router(public_api.router)
     app.include_router(api_routes.router)
     _install_error_handlers(app)
 
