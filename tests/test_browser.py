@@ -165,3 +165,13 @@ def test_the_home_page_fits_a_phone_and_groups_fold_without_javascript(
     group.locator("summary").click()
     assert group.evaluate("el => el.open") is not was_open
     _shot(tab, "home-phone")
+
+
+def test_the_api_docs_render_offline_under_the_content_security_policy(
+    browser: Browser, live_url: str
+) -> None:
+    tab, errors = _open(browser, f"{live_url}/api/docs")
+    tab.wait_for_selector(".opblock", timeout=15_000)
+    assert tab.locator(".opblock").count() > 5
+    _shot(tab, "api-docs")
+    assert errors == []

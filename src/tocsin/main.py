@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tocsin import __version__, worker
+from tocsin.api import docs as api_docs
 from tocsin.api import routes as api_routes
 from tocsin.db import make_engine, make_sessionmaker, transaction
 from tocsin.errors import DomainError
@@ -68,9 +69,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(StripJsonSuffix, prefix="/api/v1/")
     app.add_middleware(SecurityHeaders, hsts=settings.base_url.startswith("https://"))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/api/docs/assets", StaticFiles(directory=api_docs.assets_dir()), name="api-docs")
     app.include_router(page_routes.router)
     app.include_router(public_api.router)
     app.include_router(api_routes.router)
+    app.include_router(api_docs.router)
     _install_error_handlers(app)
 
     @app.get("/favicon.ico", include_in_schema=False)

@@ -1,0 +1,1 @@
+"""Subscribers (and, later, the deliveries that reach them)."""
