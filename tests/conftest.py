@@ -2,10 +2,15 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, make_url, text
@@ -156,3 +161,48 @@ def charlie(session: Session, page: Page) -> Persona:
     session.add(other)
     session.commit()
     return _persona(session, other, "charlie@example.com", Role.OWNER)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def live_url(settings: Settings, tmp_path: Path) -> Iterator[str]:
+    """`tocsin serve` in its own process, on the test database."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "TOCSIN_DATABASE_URL": settings.database_url,
+        "TOCSIN_VAR_DIR": str(tmp_path / "var"),
+        "TOCSIN_RUN_WORKER": "false",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tocsin", "serve", "--no-migrate", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(url, server)
+        yield url
+    finally:
+        server.terminate()
+        server.communicate(timeout=10)
+
+
+def _wait_until_up(url: str, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"server exited: {server.stderr.read() if server.stderr else b''!r}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise TimeoutError("server did not start")

@@ -67,8 +67,11 @@ class Subscriber(IdMixin, TimestampMixin, Base):
     failure_count: Mapped[int] = mapped_column(Integer, default=0)
     disabled_reason: Mapped[str | None] = mapped_column(String(255))
 
+    # An explicit flag rather than "no component rows": deleting a subscriber's last
+    # component must not widen their subscription to the whole page.
+    all_components: Mapped[bool] = mapped_column(Boolean, default=True)
     components: Mapped[list[SubscriberComponent]] = relationship(
-        cascade="all, delete-orphan", order_by="SubscriberComponent.position"
+        cascade="all, delete-orphan", order_by="SubscriberComponent.component_id"
     )
 
     @property
@@ -92,10 +95,7 @@ class Subscriber(IdMixin, TimestampMixin, Base):
 
 
 class SubscriberComponent(Base):
-    """A component or group the subscriber chose; a group covers whatever it holds when sending.
-
-    No rows means the whole page.
-    """
+    """A component or group the subscriber chose; a group covers whatever it holds when sending."""
 
     __tablename__ = "subscriber_components"
 
@@ -105,4 +105,3 @@ class SubscriberComponent(Base):
     component_id: Mapped[str] = mapped_column(
         ForeignKey("components.id", ondelete="CASCADE"), primary_key=True, index=True
     )
-    position: Mapped[int] = mapped_column(Integer, default=0)
