@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from factories import empty_database
 from tocsin import migrate
 from tocsin.accounts import service as accounts
 from tocsin.accounts.models import Role, User
@@ -23,7 +24,6 @@ from tocsin.accounts.schemas import ApiKeyCreate, UserCreate
 from tocsin.audit.service import CLI
 from tocsin.db import make_engine, make_sessionmaker
 from tocsin.main import create_app
-from tocsin.models import Base
 from tocsin.pages import service as pages
 from tocsin.pages.models import Page
 from tocsin.settings import Settings
@@ -76,9 +76,7 @@ def engine(database_url: str) -> Iterator[Engine]:
 def factory(engine: Engine) -> Iterator[sessionmaker[Session]]:
     """Sessions on the test database, emptied again after each test."""
     yield make_sessionmaker(engine)
-    with engine.begin() as conn:
-        for table in reversed(Base.metadata.sorted_tables):
-            conn.execute(table.delete())
+    empty_database(engine)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from tocsin.audit.service import CLI
@@ -14,6 +15,7 @@ from tocsin.components.status import ComponentStatus
 from tocsin.incidents import service as incidents
 from tocsin.incidents.schemas import IncidentCreate, UpdateCreate, WriteupPublish
 from tocsin.incidents.status import IncidentStatus
+from tocsin.models import Base
 from tocsin.pages import service as pages
 from tocsin.pages.models import Page
 from tocsin.pages.schemas import PageUpdate
@@ -94,3 +96,10 @@ def reference_outage(session: Session, page: Page) -> str:
     )
     session.commit()
     return incident.id
+
+
+def empty_database(engine: Engine) -> None:
+    """Delete every row, children first, so the next test starts from nothing."""
+    with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())

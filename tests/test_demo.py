@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from factories import empty_database
 from tocsin.audit.service import CLI
 from tocsin.components import service as components
 from tocsin.components.status import ComponentStatus
@@ -15,7 +16,6 @@ from tocsin.db import make_sessionmaker, transaction
 from tocsin.demo import load_demo
 from tocsin.errors import Invalid
 from tocsin.incidents.status import IncidentKind, IncidentStatus
-from tocsin.models import Base
 from tocsin.pages import service as pages
 from tocsin.pages.render import Renderer
 from tocsin.pages.state import load_state
@@ -33,9 +33,7 @@ def factory(engine: Engine) -> Iterator[sessionmaker[Session]]:
         page = pages.ensure_default_page(s, name="Status")
         load_demo(s, page=page, now=NOW, actor=CLI)
     yield factory
-    with engine.begin() as conn:
-        for table in reversed(Base.metadata.sorted_tables):
-            conn.execute(table.delete())
+    empty_database(engine)
 
 
 @pytest.fixture

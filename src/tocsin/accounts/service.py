@@ -51,20 +51,9 @@ def get_user_by_email(session: Session, email: str) -> User:
 def create_user(session: Session, *, page: Page, data: UserCreate, actor: Actor) -> User:
     if session.scalars(select(User.id).where(User.email == data.email)).first():
         raise Conflict(f"a user with email {data.email} already exists")
-    user = User(email=data.email, password_hash=hash_password(data.password))
-    session.add(user)
-    session.flush()
-    session.add(Membership(user_id=user.id, page_id=page.id, role=data.role))
-    audit.record(
-        session,
-        actor=actor,
-        action="user.create",
-        page_id=page.id,
-        object_type="user",
-        object_id=user.id,
-        changes={"email": data.email, "role": data.role.value},
+    return _add_user(
+        session, page=page, email=data.email, password=data.password, role=data.role, actor=actor
     )
-    return user
 
 
 def create_service_user(session: Session, *, page: Page, email: str, actor: Actor) -> User:
@@ -72,10 +61,16 @@ def create_service_user(session: Session, *, page: Page, email: str, actor: Acto
     existing = session.scalars(select(User).where(User.email == email)).first()
     if existing is not None:
         return existing
-    user = User(email=email, password_hash=None)
+    return _add_user(session, page=page, email=email, password=None, role=Role.OWNER, actor=actor)
+
+
+def _add_user(
+    session: Session, *, page: Page, email: str, password: str | None, role: Role, actor: Actor
+) -> User:
+    user = User(email=email, password_hash=hash_password(password) if password else None)
     session.add(user)
     session.flush()
-    session.add(Membership(user_id=user.id, page_id=page.id, role=Role.OWNER))
+    session.add(Membership(user_id=user.id, page_id=page.id, role=role))
     audit.record(
         session,
         actor=actor,
@@ -83,7 +78,7 @@ def create_service_user(session: Session, *, page: Page, email: str, actor: Acto
         page_id=page.id,
         object_type="user",
         object_id=user.id,
-        changes={"email": email, "role": Role.OWNER.value, "service": True},
+        changes={"email": email, "role": role.value, "can_sign_in": password is not None},
     )
     return user
 
