@@ -19,6 +19,7 @@ from tocsin.db import make_engine, make_sessionmaker, transaction
 from tocsin.errors import DomainError
 from tocsin.lib.headers import SecurityHeaders
 from tocsin.lib.jsonsuffix import StripJsonSuffix
+from tocsin.lib.nulguard import RejectNul
 from tocsin.pages import public_api
 from tocsin.pages import routes as page_routes
 from tocsin.pages import service as pages
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.renderer = Renderer()
     app.add_middleware(StripJsonSuffix, prefix="/api/v1/")
+    app.add_middleware(RejectNul)
     app.add_middleware(SecurityHeaders, hsts=settings.base_url.startswith("https://"))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.mount("/api/docs/assets", StaticFiles(directory=api_docs.assets_dir()), name="api-docs")

@@ -13,6 +13,7 @@ from tocsin.incidents.models import (
     IncidentUpdate,
     UpdateComponentChange,
 )
+from tocsin.notify.models import Subscriber, SubscriberComponent
 from tocsin.pages.models import Page
 
 __all__ = [
@@ -27,6 +28,8 @@ __all__ = [
     "Membership",
     "Page",
     "StatusChange",
+    "Subscriber",
+    "SubscriberComponent",
     "UpdateComponentChange",
     "User",
 ]

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from conftest import Persona
 from factories import component, reference_outage
 from tocsin.audit.service import CLI
 from tocsin.components.status import ComponentStatus
@@ -237,3 +238,16 @@ def test_the_accent_colour_is_served_as_a_stylesheet(
     css = client.get("/theme.css")
     assert css.headers["content-type"].startswith("text/css")
     assert css.text == ":root { --accent: #4f46e5; }\n"
+
+
+def test_a_nul_in_the_address_is_refused_not_a_server_error(
+    client: TestClient, page: Page, alice: Persona
+) -> None:
+    for path in (
+        "/incidents/ab%00cd",
+        f"/api/v1/pages/{page.id}%00/components",
+        "/history?page=%00",
+    ):
+        response = client.get(path, headers=alice.headers)
+        assert response.status_code == 400
+        assert "NUL" in response.json()["error"]

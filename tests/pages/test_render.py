@@ -613,6 +613,10 @@ def test_every_page_is_a_complete_script_free_document(renderer: Renderer) -> No
         assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in text
         assert '<link rel="stylesheet" href="/static/tocsin.css">' in text
         assert 'href="/history"' in text
+        assert '<link rel="alternate" type="application/rss+xml"' in text
+        assert '<link rel="alternate" type="application/atom+xml"' in text
+        for feed in ("/history.rss", "/history.atom", "/maintenance.ics"):
+            assert f'href="{feed}"' in text
         assert "<script" not in text
         assert not re.search(r"\son\w+=", text)
         assert len(re.findall(r"<h1[ >]", text)) == 1

@@ -62,8 +62,28 @@ def _put(node: dict[str, Any], key: str, value: str) -> None:
         raise Invalid(f"form field {key!r} is both a value and an object")
 
 
+def without_nul(node: Any) -> Any:
+    """Replace NUL in every string and key: PostgreSQL cannot store it, and no text needs it.
+
+    U+FFFD keeps lengths unchanged, so a value valid before stays valid after.
+    """
+    if isinstance(node, str):
+        return node.replace("\x00", "\ufffd")
+    if isinstance(node, dict):
+        return {without_nul(key): without_nul(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [without_nul(item) for item in node]
+    return node
+
+
 async def read_body(request: Request) -> dict[str, Any]:
-    """The body as a dict, whatever its encoding; an empty body is `{}`."""
+    """The body as a dict, whatever its encoding (NUL replaced); an empty body is `{}`."""
+    body = await _decode(request)
+    cleaned: dict[str, Any] = without_nul(body)
+    return cleaned
+
+
+async def _decode(request: Request) -> dict[str, Any]:
     raw = await request.body()
     if len(raw) > MAX_BODY_BYTES:
         raise Invalid("request body is too large")
@@ -110,7 +130,7 @@ def openapi_body(model: type[BaseModel], key: str) -> dict[str, Any]:
     schema = {
         "type": "object",
         "required": [key],
-        "properties": {key: model.model_json_schema(ref_template="#/components/schemas/{model}")},
+        "properties": {key: inline_refs(model.model_json_schema())},
     }
     return {
         "requestBody": {
@@ -118,3 +138,25 @@ def openapi_body(model: type[BaseModel], key: str) -> dict[str, Any]:
             "content": {"application/json": {"schema": schema}},
         }
     }
+
+
+def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """Replace `$ref`s to the schema's own `$defs` by their content.
+
+    A `$ref` inside `openapi_extra` would point at the OpenAPI document's root,
+    where these definitions do not exist; our input models are not recursive.
+    """
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return resolve(defs[ref.removeprefix("#/$defs/")])
+            return {k: resolve(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -240,6 +241,54 @@ def _trim(
         if changed_at <= since:
             keep_from = index
     return changes[keep_from:]
+
+
+@dataclass(frozen=True)
+class Outage:
+    """Seconds a component spent in each state that counts against uptime, over a range."""
+
+    covered: float
+    """Seconds of the range after the component's first recorded status."""
+    major: float
+    partial: float
+    incident_ids: tuple[str, ...]
+    """Incidents that changed the component's status within the range, oldest first."""
+
+    def uptime_percent(self, partial_outage_weight: float) -> float | None:
+        if not self.covered:
+            return None
+        down = self.major + self.partial * partial_outage_weight
+        return 100 * (1 - down / self.covered)
+
+
+def outage_between(
+    session: Session, *, component_id: str, start: datetime, end: datetime
+) -> Outage:
+    """Major and partial outage time of one component within [start, end)."""
+    changes = status_history(session, component_ids=[component_id], since=start)[component_id]
+    seconds = dict.fromkeys(ComponentStatus, 0.0)
+    ends = [changed_at for changed_at, _ in changes[1:]] + [end]
+    for (changed_at, status), until in zip(changes, ends, strict=True):
+        overlap = (min(until, end) - max(changed_at, start)).total_seconds()
+        if overlap > 0:
+            seconds[status] += overlap
+    query = (
+        select(StatusChange.incident_id)
+        .where(
+            StatusChange.component_id == component_id,
+            StatusChange.incident_id.is_not(None),
+            StatusChange.changed_at >= start,
+            StatusChange.changed_at < end,
+        )
+        .order_by(StatusChange.changed_at, StatusChange.id)
+    )
+    incident_ids = [i for i in session.scalars(query) if i is not None]
+    return Outage(
+        covered=sum(seconds.values()),
+        major=seconds[ComponentStatus.MAJOR_OUTAGE],
+        partial=seconds[ComponentStatus.PARTIAL_OUTAGE],
+        incident_ids=tuple(dict.fromkeys(incident_ids)),
+    )
 
 
 def _audit(

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from tocsin.audit import service as audit
@@ -21,6 +22,7 @@ from tocsin.incidents.models import (
 )
 from tocsin.incidents.schemas import (
     IncidentCreate,
+    IncidentEdit,
     MaintenanceCreate,
     UpdateCreate,
     UpdateEdit,
@@ -38,6 +40,8 @@ from tocsin.incidents.status import (
 )
 from tocsin.pages import service as pages
 from tocsin.pages.models import Page
+
+_RUNNING = frozenset({IncidentStatus.IN_PROGRESS, IncidentStatus.VERIFYING})
 
 
 @dataclass
@@ -69,9 +73,19 @@ def get_update(session: Session, *, incident: Incident, update_id: str) -> Incid
 
 
 def list_incidents(
-    session: Session, *, page_id: str, kind: IncidentKind | None = None
+    session: Session,
+    *,
+    page_id: str,
+    kind: IncidentKind | None = None,
+    statuses: Collection[IncidentStatus] | None = None,
+    q: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[Incident]:
-    """The page's incidents with their updates and components loaded, newest first."""
+    """The page's incidents with their updates and components loaded, newest first.
+
+    `q` matches the name, the status, the published post-mortem or any update's text.
+    """
     query = (
         select(Incident)
         .where(Incident.page_id == page_id)
@@ -83,7 +97,30 @@ def list_incidents(
     )
     if kind is not None:
         query = query.where(Incident.kind == kind)
+    if statuses is not None:
+        query = query.where(Incident.status.in_(list(statuses)))
+    if q:
+        query = query.where(_matching(q))
+    if limit is not None:
+        query = query.limit(limit).offset(offset)
     return list(session.scalars(query))
+
+
+def _matching(text: str) -> ColumnElement[bool]:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+    in_updates = select(IncidentUpdate.incident_id).where(
+        IncidentUpdate.body.ilike(pattern, escape="\\")
+    )
+    conditions: list[ColumnElement[bool]] = [
+        Incident.name.ilike(pattern, escape="\\"),
+        Incident.postmortem_body.ilike(pattern, escape="\\"),
+        Incident.id.in_(in_updates),
+    ]
+    word = text.strip().lower()
+    if word in set(IncidentStatus):
+        conditions.append(Incident.status == IncidentStatus(word))
+    return or_(*conditions)
 
 
 def create_incident(
@@ -103,6 +140,7 @@ def create_incident(
         impact_override=data.impact_override,
         backfilled=data.backfilled,
         started_at=started_at,
+        metadata_=data.metadata,
         created_at=at,
         updated_at=at,
     )
@@ -134,6 +172,8 @@ def post_update(
     actor: Actor,
     now: datetime | None = None,
 ) -> IncidentUpdate:
+    """Post an update; a maintenance moving past `scheduled` starts as the worker would start it."""
+    at = now or utcnow()
     if data.name is not None:
         incident.name = data.name
     if "impact_override" in data.model_fields_set:
@@ -145,15 +185,19 @@ def post_update(
         if incident.kind is IncidentKind.MAINTENANCE
         else StatusCause.INCIDENT
     )
+    targets = data.components
+    if incident.status is IncidentStatus.SCHEDULED and status in _RUNNING:
+        incident.started_at = at
+        targets = {**_start_targets(session, incident), **(data.components or {})}
     update = _apply(
         session,
         incident,
         _Post(
             status=status,
             body=data.body,
-            at=now or utcnow(),
+            at=at,
             display_at=data.display_at,
-            components=data.components,
+            components=targets,
             component_ids=data.component_ids or [],
             deliver_notifications=data.deliver_notifications,
             cause=cause,
@@ -190,6 +234,82 @@ def edit_update(
     return update
 
 
+def edit_incident(
+    session: Session,
+    *,
+    incident: Incident,
+    data: IncidentEdit,
+    actor: Actor,
+    now: datetime | None = None,
+) -> Incident:
+    """Rename, re-schedule or re-tag an incident without posting an update."""
+    _edit_schedule(incident, data)
+    if data.name is not None:
+        incident.name = data.name
+    if "impact_override" in data.model_fields_set:
+        incident.impact_override = data.impact_override
+    if data.metadata is not None:
+        incident.metadata_ = data.metadata
+    if data.component_ids:
+        _attach(session, incident, data.component_ids)
+    _refresh_impact(incident)
+    incident.updated_at = now or utcnow()
+    session.flush()
+    pages.touch(session, incident.page_id)
+    _audit(
+        session, actor, "incident.edit", incident, data.model_dump(mode="json", exclude_unset=True)
+    )
+    return incident
+
+
+def revise_incident(
+    session: Session,
+    *,
+    incident: Incident,
+    edit: IncidentEdit,
+    update: UpdateCreate,
+    actor: Actor,
+    now: datetime | None = None,
+) -> IncidentUpdate | None:
+    """Apply `edit`, then post `update` if it says something: a body, components or a new status.
+
+    Returns the posted update, or None when the change was only an edit.
+    """
+    if edit.model_fields_set:
+        edit_incident(session, incident=incident, data=edit, actor=actor, now=now)
+    news = update.body or update.components or update.status not in (None, incident.status)
+    if not news:
+        return None
+    return post_update(session, incident=incident, data=update, actor=actor, now=now)
+
+
+def _edit_schedule(incident: Incident, data: IncidentEdit) -> None:
+    if incident.kind is not IncidentKind.MAINTENANCE:
+        if data.scheduled_for or data.scheduled_until:
+            raise Invalid("only a scheduled maintenance has scheduled_for and scheduled_until")
+        return
+    starts = data.scheduled_for or incident.scheduled_for
+    ends = data.scheduled_until or incident.scheduled_until
+    if starts is not None and ends is not None and ends <= starts:
+        raise Invalid("scheduled_until must be after scheduled_for")
+    if data.scheduled_for is not None and data.scheduled_for != incident.scheduled_for:
+        # A moved window deserves a fresh reminder.
+        incident.scheduled_reminded_at = None
+        if incident.status is IncidentStatus.SCHEDULED:
+            incident.started_at = data.scheduled_for
+    incident.scheduled_for, incident.scheduled_until = starts, ends
+    _set_flags(incident, data)
+
+
+def _set_flags(incident: Incident, data: IncidentEdit) -> None:
+    for name in ("auto_start", "auto_end", "auto_components"):
+        value = getattr(data, name)
+        if value is not None:
+            setattr(incident, name, value)
+    if data.remind_prior is not None:
+        incident.scheduled_remind_prior = data.remind_prior
+
+
 def schedule_maintenance(
     session: Session,
     *,
@@ -198,7 +318,9 @@ def schedule_maintenance(
     actor: Actor,
     now: datetime | None = None,
 ) -> Incident:
+    """Schedule a maintenance, or record one already under way when `data.status` says so."""
     at = now or utcnow()
+    _check_status(IncidentKind.MAINTENANCE, data.status)
     maintenance = Incident(
         page_id=page.id,
         kind=IncidentKind.MAINTENANCE,
@@ -211,18 +333,25 @@ def schedule_maintenance(
         auto_start=data.auto_start,
         auto_end=data.auto_end,
         auto_components=data.auto_components,
+        scheduled_remind_prior=data.remind_prior,
+        metadata_=data.metadata,
         created_at=at,
         updated_at=at,
     )
     session.add(maintenance)
     session.flush()
+    _attach(session, maintenance, data.component_ids)
+    targets = dict(data.components)
+    if data.status in _RUNNING:
+        targets = {**_start_targets(session, maintenance), **data.components}
     _apply(
         session,
         maintenance,
         _Post(
-            status=IncidentStatus.SCHEDULED,
+            status=data.status,
             body=data.body,
             at=at,
+            components=targets,
             component_ids=data.component_ids,
             deliver_notifications=data.deliver_notifications,
             cause=StatusCause.MAINTENANCE,
@@ -237,18 +366,7 @@ def start_maintenance(
 ) -> IncidentUpdate:
     """Begin a maintenance now, putting its operational components under maintenance."""
     at = now or utcnow()
-    targets: dict[str, ComponentStatus] = {}
-    if maintenance.auto_components:
-        attached = components.get_leaves(
-            session,
-            page_id=maintenance.page_id,
-            ids=[c.component_id for c in maintenance.components],
-        )
-        targets = {
-            c.id: ComponentStatus.UNDER_MAINTENANCE
-            for c in attached
-            if c.status is ComponentStatus.OPERATIONAL
-        }
+    targets = _start_targets(session, maintenance)
     maintenance.started_at = at
     update = _apply(
         session,
@@ -263,6 +381,25 @@ def start_maintenance(
     )
     _audit(session, actor, "maintenance.start", maintenance, {})
     return update
+
+
+def _start_targets(session: Session, maintenance: Incident) -> dict[str, ComponentStatus]:
+    """The attached components a starting maintenance puts under maintenance.
+
+    Components already degraded keep their status: maintenance must not hide an outage.
+    """
+    if not maintenance.auto_components:
+        return {}
+    attached = components.get_leaves(
+        session,
+        page_id=maintenance.page_id,
+        ids=[c.component_id for c in maintenance.components],
+    )
+    return {
+        c.id: ComponentStatus.UNDER_MAINTENANCE
+        for c in attached
+        if c.status is ComponentStatus.OPERATIONAL
+    }
 
 
 def complete_maintenance(
@@ -334,6 +471,8 @@ def publish_writeup(
 def save_postmortem_draft(
     session: Session, *, incident: Incident, body: str, actor: Actor
 ) -> Incident:
+    if incident.kind is IncidentKind.MAINTENANCE:
+        raise Invalid("maintenances have no write-up")
     incident.postmortem_body_draft = body
     incident.postmortem_draft_updated_at = utcnow()
     session.flush()
@@ -341,7 +480,23 @@ def save_postmortem_draft(
     return incident
 
 
+def publish_postmortem(
+    session: Session, *, incident: Incident, actor: Actor, now: datetime | None = None
+) -> Incident:
+    """Publish the saved draft as the incident's Markdown write-up; the draft stays for edits."""
+    draft = incident.postmortem_body_draft
+    if not draft:
+        raise Invalid("there is no postmortem draft to publish; save one first")
+    return publish_writeup(
+        session, incident=incident, data=WriteupPublish(body=draft), actor=actor, now=now
+    )
+
+
 def retract_writeup(session: Session, *, incident: Incident, actor: Actor) -> Incident:
+    """Unpublish the write-up; a published post-mortem with no draft becomes the draft."""
+    if incident.postmortem_body and not incident.postmortem_body_draft:
+        incident.postmortem_body_draft = incident.postmortem_body
+        incident.postmortem_draft_updated_at = incident.postmortem_published_at
     incident.writeup_url = None
     incident.postmortem_body = None
     incident.postmortem_published_at = None
@@ -351,6 +506,15 @@ def retract_writeup(session: Session, *, incident: Incident, actor: Actor) -> In
     pages.touch(session, incident.page_id)
     _audit(session, actor, "incident.writeup_retract", incident, {})
     return incident
+
+
+def delete_postmortem(session: Session, *, incident: Incident, actor: Actor) -> None:
+    """Unpublish the write-up and throw its draft away."""
+    retract_writeup(session, incident=incident, actor=actor)
+    incident.postmortem_body_draft = None
+    incident.postmortem_draft_updated_at = None
+    session.flush()
+    _audit(session, actor, "incident.postmortem_delete", incident, {})
 
 
 def delete_incident(session: Session, *, incident: Incident, actor: Actor) -> None:

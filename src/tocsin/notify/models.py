@@ -18,11 +18,6 @@ class SubscriberMode(StrEnum):
     TEAMS = "teams"
 
 
-ENDPOINT_MODES = frozenset(
-    {SubscriberMode.WEBHOOK, SubscriberMode.SLACK, SubscriberMode.DISCORD, SubscriberMode.TEAMS}
-)
-
-
 class SubscriberState(StrEnum):
     """Derived from the timestamps; `unsubscribed` wins over `quarantined` over the rest."""
 

@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 from tocsin.audit import service as audit
 from tocsin.audit.service import Actor
 from tocsin.db import utcnow
-from tocsin.errors import NotFound
+from tocsin.errors import Conflict, NotFound
 from tocsin.pages.models import Page
 from tocsin.pages.schemas import PageUpdate
 
@@ -56,6 +56,8 @@ def page_for_host(session: Session, host: str | None) -> Page | None:
 
 def update_page(session: Session, *, page: Page, data: PageUpdate, actor: Actor) -> Page:
     changes = data.model_dump(exclude_unset=True)
+    if changes.get("domain") is not None:
+        _check_domain_free(session, page, changes["domain"])
     for key, value in changes.items():
         setattr(page, key, value)
     session.flush()
@@ -69,6 +71,12 @@ def update_page(session: Session, *, page: Page, data: PageUpdate, actor: Actor)
         changes=changes,
     )
     return page
+
+
+def _check_domain_free(session: Session, page: Page, domain: str) -> None:
+    taken = session.scalars(select(Page.id).where(Page.domain == domain, Page.id != page.id))
+    if taken.first() is not None:
+        raise Conflict(f"the domain {domain} is already used by another page")
 
 
 def touch(session: Session, page_id: str) -> None:

@@ -13,9 +13,12 @@ leaves open:
 
 from __future__ import annotations
 
+import json
+from enum import StrEnum
 from typing import Any
 
-from tocsin.incidents.status import IncidentKind, IncidentStatus
+from tocsin.components.status import ComponentStatus, Indicator
+from tocsin.incidents.status import Impact, IncidentKind, IncidentStatus
 from tocsin.lib.isotime import iso, iso_date
 from tocsin.pages.view import ComponentChange, ComponentView, IncidentView, PageState, UpdateView
 
@@ -26,6 +29,11 @@ MAX_LISTED = 50
 _PLANNED_OR_ACTIVE = frozenset(
     {IncidentStatus.SCHEDULED, IncidentStatus.IN_PROGRESS, IncidentStatus.VERIFYING}
 )
+
+
+def encode(body: JSONDict) -> bytes:
+    """Compact UTF-8 JSON, non-ASCII text left as is."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def incident_url(state: PageState, incident_id: str) -> str:
@@ -189,3 +197,115 @@ def upcoming_maintenances(state: PageState) -> JSONDict:
 
 def active_maintenances(state: PageState) -> JSONDict:
     return _incidents(state, state.active_maintenances, "scheduled_maintenances")
+
+
+# JSON Schemas of the bodies above, for the OpenAPI document. They list every
+# key as required and no others, so a schema test catches any drift.
+_STRING: JSONDict = {"type": "string"}
+_TEXT_OR_NULL: JSONDict = {"type": ["string", "null"]}
+_TIME: JSONDict = {"type": "string", "format": "date-time"}
+_TIME_OR_NULL: JSONDict = {"type": ["string", "null"], "format": "date-time"}
+
+
+def _enum(values: type[StrEnum]) -> JSONDict:
+    return {"type": "string", "enum": [value.value for value in values]}
+
+
+def _object(properties: JSONDict, *, optional: tuple[str, ...] = ()) -> JSONDict:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": [key for key in properties if key not in optional],
+        "additionalProperties": False,
+    }
+
+
+def _array(items: JSONDict) -> JSONDict:
+    return {"type": "array", "items": items}
+
+
+PAGE_SCHEMA = _object(
+    {"id": _STRING, "name": _STRING, "url": _STRING, "time_zone": _STRING, "updated_at": _TIME}
+)
+STATUS_SCHEMA = _object({"indicator": _enum(Indicator), "description": _STRING})
+COMPONENT_SCHEMA = _object(
+    {
+        "id": _STRING,
+        "name": _STRING,
+        "status": _enum(ComponentStatus),
+        "created_at": _TIME,
+        "updated_at": _TIME,
+        "position": {"type": "integer"},
+        "description": _TEXT_OR_NULL,
+        "showcase": {"type": "boolean"},
+        "start_date": {"type": ["string", "null"], "format": "date"},
+        "group_id": _TEXT_OR_NULL,
+        "page_id": _STRING,
+        "group": {"type": "boolean"},
+        "only_show_if_degraded": {"type": "boolean"},
+        "components": _array(_STRING),
+    },
+    optional=("components",),
+)
+_AFFECTED_SCHEMA = _object(
+    {
+        "code": _STRING,
+        "name": _STRING,
+        "old_status": _enum(ComponentStatus),
+        "new_status": _enum(ComponentStatus),
+    }
+)
+UPDATE_SCHEMA = _object(
+    {
+        "id": _STRING,
+        "status": _enum(IncidentStatus),
+        "body": _STRING,
+        "incident_id": _STRING,
+        "created_at": _TIME,
+        "updated_at": _TIME,
+        "display_at": _TIME,
+        "affected_components": {"anyOf": [_array(_AFFECTED_SCHEMA), {"type": "null"}]},
+        "deliver_notifications": {"type": "boolean"},
+        "custom_tweet": {"type": "null"},
+        "tweet_id": {"type": "null"},
+    }
+)
+_INCIDENT_PROPERTIES: JSONDict = {
+    "id": _STRING,
+    "name": _STRING,
+    "status": _enum(IncidentStatus),
+    "created_at": _TIME,
+    "updated_at": _TIME,
+    "monitoring_at": _TIME_OR_NULL,
+    "resolved_at": _TIME_OR_NULL,
+    "impact": _enum(Impact),
+    "shortlink": _STRING,
+    "started_at": _TIME,
+    "page_id": _STRING,
+    "incident_updates": _array(UPDATE_SCHEMA),
+    "components": _array(COMPONENT_SCHEMA),
+}
+INCIDENT_SCHEMA = _object(_INCIDENT_PROPERTIES)
+MAINTENANCE_SCHEMA = _object(
+    {**_INCIDENT_PROPERTIES, "scheduled_for": _TIME_OR_NULL, "scheduled_until": _TIME_OR_NULL}
+)
+
+
+def response_schema(**members: JSONDict) -> JSONDict:
+    """The schema of a body: `page` first, then `members` in order."""
+    return _object({"page": PAGE_SCHEMA, **members})
+
+
+SCHEMAS: dict[str, JSONDict] = {
+    "summary": response_schema(
+        components=_array(COMPONENT_SCHEMA),
+        incidents=_array(INCIDENT_SCHEMA),
+        scheduled_maintenances=_array(MAINTENANCE_SCHEMA),
+        status=STATUS_SCHEMA,
+    ),
+    "status": response_schema(status=STATUS_SCHEMA),
+    "components": response_schema(components=_array(COMPONENT_SCHEMA)),
+    "incidents": response_schema(incidents=_array(INCIDENT_SCHEMA)),
+    "scheduled_maintenances": response_schema(scheduled_maintenances=_array(MAINTENANCE_SCHEMA)),
+}
+"""Body schemas by shape: each v2 endpoint returns one of these."""

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, available_timezones
 
-from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from tocsin.accounts.models import Role
 from tocsin.api.auth import PrincipalDep, page_for, pages_of
@@ -18,6 +19,8 @@ from tocsin.pages.schemas import PageUpdate
 
 router = APIRouter(tags=["pages"])
 
+# Read in a dependency so that handlers can stay synchronous and run off the event loop.
+BodyDep = Annotated[dict[str, Any], Depends(read_body)]
 DateTimeText = Annotated[str | None, Field(json_schema_extra={"format": "date-time"})]
 
 
@@ -121,12 +124,13 @@ _UNSET_STRINGS = (
 
 
 def page_out(page: Page) -> PageOut:
+    zone = ZoneInfo(page.time_zone)
     return PageOut.model_validate(
         {
             **dict.fromkeys(_UNSET_STRINGS),
             "id": page.id,
-            "created_at": iso(page.created_at),
-            "updated_at": iso(page.updated_at),
+            "created_at": iso(page.created_at, zone),
+            "updated_at": iso(page.updated_at, zone),
             "name": page.name,
             "branding": "basic",
             "domain": page.domain,
@@ -149,21 +153,27 @@ def page_out(page: Page) -> PageOut:
 
 # Statuspage's own examples use these names; our pages store IANA zones only.
 _ZONE_ALIASES = {"UTC": "Etc/UTC", "GMT": "Etc/GMT", "Z": "Etc/UTC"}
+_ZONE_NAMES: list[JsonValue] = [*sorted({*available_timezones(), *_ZONE_ALIASES})]
 _REQUIRED_SETTINGS = ("name", "time_zone", "partial_outage_weight")
 _CLEARABLE_SETTINGS = ("url", "domain", "logo_url", "accent_color")
+_DOMAIN = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$"
 
 
 class PageBody(BaseModel):
-    """`page` in PATCH/PUT /pages/{id}: the settings Tocsin has; other Statuspage keys are ignored."""
+    """`page` in PATCH/PUT /pages/{id}: the settings Tocsin has; other keys are ignored."""
 
     model_config = ConfigDict(extra="ignore")
 
     name: str | None = Field(default=None, min_length=1, max_length=255)
-    url: str | None = Field(default=None, max_length=2048)
-    domain: str | None = Field(default=None, max_length=253)
-    time_zone: str | None = Field(default=None, max_length=64, examples=["Europe/Berlin"])
-    logo_url: str | None = Field(default=None, max_length=2048)
-    accent_color: str | None = Field(default=None, max_length=7, examples=["#1f6feb"])
+    url: str | None = Field(default=None, max_length=2048, pattern=r"^https?://\S+$")
+    domain: str | None = Field(default=None, max_length=253, pattern=_DOMAIN)
+    time_zone: str | None = Field(
+        default=None,
+        description="An IANA zone name",
+        json_schema_extra={"enum": _ZONE_NAMES},
+    )
+    logo_url: str | None = Field(default=None, max_length=2048, pattern=r"^https://\S+$")
+    accent_color: str | None = Field(default=None, pattern=r"^#[0-9a-fA-F]{6}$")
     partial_outage_weight: float | None = Field(default=None, ge=0.0, le=1.0)
 
     @model_validator(mode="before")
@@ -199,13 +209,17 @@ def get_page(page_id: str, session: SessionDep, principal: PrincipalDep) -> Page
     return page_out(page_for(session, principal, page_id, needs=Role.VIEWER))
 
 
-@router.patch("/pages/{page_id}", responses=_WRITE_ERRORS, openapi_extra=openapi_body(PageBody, "page"))
-@router.put("/pages/{page_id}", responses=_WRITE_ERRORS, openapi_extra=openapi_body(PageBody, "page"))
-async def update_page(
-    page_id: str, request: Request, session: SessionDep, principal: PrincipalDep
+@router.patch(
+    "/pages/{page_id}", responses=_WRITE_ERRORS, openapi_extra=openapi_body(PageBody, "page")
+)
+@router.put(
+    "/pages/{page_id}", responses=_WRITE_ERRORS, openapi_extra=openapi_body(PageBody, "page")
+)
+def update_page(
+    page_id: str, session: SessionDep, principal: PrincipalDep, raw: BodyDep
 ) -> PageOut:
     page = page_for(session, principal, page_id, needs=Role.ADMIN)
-    body = parse(PageBody, unwrap(await read_body(request), "page"), where="page")
+    body = parse(PageBody, unwrap(raw, "page"), where="page")
     data = parse(PageUpdate, body.model_dump(exclude_unset=True), where="page")
     pages.update_page(session, page=page, data=data, actor=principal.actor)
     return page_out(page)
