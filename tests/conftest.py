@@ -169,8 +169,8 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def live_url(settings: Settings, tmp_path: Path) -> Iterator[str]:
-    """`tocsin serve` in its own process, on the test database."""
+def live_url(settings: Settings, tmp_path: Path, factory: sessionmaker[Session]) -> Iterator[str]:
+    """`tocsin serve` in its own process, on the test database (emptied after the test)."""
     port = _free_port()
     env = {
         **os.environ,

@@ -52,8 +52,7 @@ START_AFTER_END = (
     "See range_start field in response for start date used."
 )
 
-_READ_ERRORS = error_responses(401, 403, 404, 422)
-_WRITE_ERRORS = error_responses(401, 403, 404, 422)
+_ERRORS = error_responses(401, 403, 404, 422)
 
 # Our ids are 12 lowercase letters and digits; anything else cannot name a row.
 ID_PATTERN = r"^[a-z0-9]{1,12}$"
@@ -250,7 +249,7 @@ def _get_group(session: SessionDep, page: Page, group_id: str) -> Component:
 # --- components ------------------------------------------------------------------------
 
 
-@router.get("/pages/{page_id}/components", responses=_READ_ERRORS)
+@router.get("/pages/{page_id}/components", responses=_ERRORS)
 def list_components(
     page_id: str,
     session: SessionDep,
@@ -267,7 +266,7 @@ def list_components(
 @router.post(
     "/pages/{page_id}/components",
     status_code=201,
-    responses=_WRITE_ERRORS,
+    responses=_ERRORS,
     openapi_extra=openapi_body(NewComponentBody, "component"),
 )
 def create_component(
@@ -280,7 +279,7 @@ def create_component(
     return component_out(row, _zone(page))
 
 
-@router.get("/pages/{page_id}/components/{component_id}", responses=_READ_ERRORS)
+@router.get("/pages/{page_id}/components/{component_id}", responses=_ERRORS)
 def get_component(
     page_id: str, component_id: str, session: SessionDep, principal: PrincipalDep
 ) -> ComponentOut:
@@ -294,12 +293,12 @@ _COMPONENT_BODY = openapi_body(ComponentBody, "component")
 
 @router.patch(
     "/pages/{page_id}/components/{component_id}",
-    responses=_WRITE_ERRORS,
+    responses=_ERRORS,
     openapi_extra=_COMPONENT_BODY,
 )
 @router.put(
     "/pages/{page_id}/components/{component_id}",
-    responses=_WRITE_ERRORS,
+    responses=_ERRORS,
     openapi_extra=_COMPONENT_BODY,
 )
 def update_component(
@@ -317,7 +316,7 @@ def update_component(
     "/pages/{page_id}/components/{component_id}",
     status_code=204,
     response_class=Response,
-    responses=_WRITE_ERRORS,
+    responses=_ERRORS,
 )
 def delete_component(
     page_id: str, component_id: str, session: SessionDep, principal: PrincipalDep
@@ -341,7 +340,7 @@ def _group_fields(model: type[G], raw: dict[str, Any]) -> G:
     return parse(model, inner, where="component_group")
 
 
-@router.get("/pages/{page_id}/component-groups", responses=_READ_ERRORS)
+@router.get("/pages/{page_id}/component-groups", responses=_ERRORS)
 def list_groups(
     page_id: str,
     session: SessionDep,
@@ -358,7 +357,7 @@ def list_groups(
 @router.post(
     "/pages/{page_id}/component-groups",
     status_code=201,
-    responses=_WRITE_ERRORS,
+    responses=_ERRORS,
     openapi_extra=_group_body_doc(NewGroupBody),
 )
 def create_group(
@@ -372,7 +371,7 @@ def create_group(
     return group_out(row, _zone(page))
 
 
-@router.get("/pages/{page_id}/component-groups/{group_id}", responses=_READ_ERRORS)
+@router.get("/pages/{page_id}/component-groups/{group_id}", responses=_ERRORS)
 def get_group(
     page_id: str, group_id: str, session: SessionDep, principal: PrincipalDep
 ) -> GroupOut:
@@ -385,12 +384,12 @@ _GROUP_BODY = _group_body_doc(GroupBody)
 
 @router.patch(
     "/pages/{page_id}/component-groups/{group_id}",
-    responses=_WRITE_ERRORS,
+    responses=_ERRORS,
     openapi_extra=_GROUP_BODY,
 )
 @router.put(
     "/pages/{page_id}/component-groups/{group_id}",
-    responses=_WRITE_ERRORS,
+    responses=_ERRORS,
     openapi_extra=_GROUP_BODY,
 )
 def update_group(
@@ -414,7 +413,7 @@ def _apply_group(
         components.set_group_members(session, group=row, component_ids=body.components)
 
 
-@router.delete("/pages/{page_id}/component-groups/{group_id}", responses=_WRITE_ERRORS)
+@router.delete("/pages/{page_id}/component-groups/{group_id}", responses=_ERRORS)
 def delete_group(
     page_id: str, group_id: str, session: SessionDep, principal: PrincipalDep
 ) -> GroupOut:
@@ -532,7 +531,7 @@ def _uptime_fields(
     }
 
 
-@router.get("/pages/{page_id}/components/{component_id}/uptime", responses=_READ_ERRORS)
+@router.get("/pages/{page_id}/components/{component_id}/uptime", responses=_ERRORS)
 def component_uptime(
     page_id: str,
     component_id: str,
@@ -559,7 +558,7 @@ def component_uptime(
     )
 
 
-@router.get("/pages/{page_id}/component-groups/{group_id}/uptime", responses=_READ_ERRORS)
+@router.get("/pages/{page_id}/component-groups/{group_id}/uptime", responses=_ERRORS)
 def group_uptime(
     page_id: str,
     group_id: str,
