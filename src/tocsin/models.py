@@ -13,7 +13,7 @@ from tocsin.incidents.models import (
     IncidentUpdate,
     UpdateComponentChange,
 )
-from tocsin.notify.models import Subscriber, SubscriberComponent
+from tocsin.notify.models import Delivery, Notification, Subscriber, SubscriberComponent
 from tocsin.pages.models import Page
 
 __all__ = [
@@ -21,11 +21,13 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Component",
+    "Delivery",
     "Incident",
     "IncidentComponent",
     "IncidentTemplate",
     "IncidentUpdate",
     "Membership",
+    "Notification",
     "Page",
     "StatusChange",
     "Subscriber",

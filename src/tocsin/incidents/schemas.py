@@ -88,7 +88,7 @@ class MaintenanceCreate(BaseModel):
     auto_start: bool = True
     auto_end: bool = True
     auto_components: bool = True
-    remind_prior: bool = False
+    remind_prior: bool = True
     deliver_notifications: bool = True
     impact_override: Impact | None = None
     metadata: Metadata = Field(default_factory=dict)
@@ -125,6 +125,7 @@ class WriteupPublish(BaseModel):
     url: str | None = Field(default=None, max_length=2048, pattern=r"^https?://\S+$")
     body: str | None = Field(default=None, min_length=1, max_length=POSTMORTEM_MAX)
     published_at: AwareDatetime | None = None
+    notify_subscribers: bool = True
 
     @model_validator(mode="after")
     def _one_of(self) -> WriteupPublish:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, or_, select
@@ -38,6 +38,8 @@ from tocsin.incidents.status import (
     impact_from_components,
     statuses_for,
 )
+from tocsin.notify import outbox
+from tocsin.notify.models import NotificationKind
 from tocsin.pages import service as pages
 from tocsin.pages.models import Page
 
@@ -420,9 +422,9 @@ def complete_maintenance(
 
 
 def advance_maintenances(session: Session, *, now: datetime | None = None) -> int:
-    """Start and complete every maintenance whose window says so; return how many moved."""
+    """Remind, start and complete every maintenance whose window says so; return how many moved."""
     at = now or utcnow()
-    moved = 0
+    moved = _send_reminders(session, at)
     due_start = select(Incident).where(
         Incident.kind == IncidentKind.MAINTENANCE,
         Incident.status == IncidentStatus.SCHEDULED,
@@ -442,6 +444,33 @@ def advance_maintenances(session: Session, *, now: datetime | None = None) -> in
         complete_maintenance(session, maintenance=maintenance, actor=audit.SYSTEM, now=at)
         moved += 1
     return moved
+
+
+REMINDER_LEAD = timedelta(hours=1)
+
+
+def _send_reminders(session: Session, at: datetime) -> int:
+    due = select(Incident).where(
+        Incident.kind == IncidentKind.MAINTENANCE,
+        Incident.status == IncidentStatus.SCHEDULED,
+        Incident.scheduled_remind_prior.is_(True),
+        Incident.scheduled_reminded_at.is_(None),
+        Incident.scheduled_for > at,
+        Incident.scheduled_for <= at + REMINDER_LEAD,
+    )
+    reminded = 0
+    for maintenance in session.scalars(due):
+        maintenance.scheduled_reminded_at = at
+        outbox.notify_update(
+            session,
+            page=pages.get_page(session, maintenance.page_id),
+            incident=maintenance,
+            update=None,
+            kind=NotificationKind.MAINTENANCE_REMINDER,
+            now=at,
+        )
+        reminded += 1
+    return reminded
 
 
 def publish_writeup(
@@ -464,6 +493,15 @@ def publish_writeup(
     incident.updated_at = now or utcnow()
     session.flush()
     pages.touch(session, incident.page_id)
+    if data.notify_subscribers:
+        outbox.notify_update(
+            session,
+            page=pages.get_page(session, incident.page_id),
+            incident=incident,
+            update=None,
+            kind=NotificationKind.WRITEUP_PUBLISHED,
+            now=now,
+        )
     _audit(session, actor, "incident.writeup_publish", incident, data.model_dump(mode="json"))
     return incident
 
@@ -554,6 +592,16 @@ def _apply(session: Session, incident: Incident, post: _Post) -> IncidentUpdate:
     incident.updated_at = post.at
     session.flush()
     pages.touch(session, incident.page_id)
+    if post.deliver_notifications:
+        kind = outbox.kind_of_update(incident, update, first=len(incident.updates) == 1)
+        outbox.notify_update(
+            session,
+            page=pages.get_page(session, incident.page_id),
+            incident=incident,
+            update=update,
+            kind=kind,
+            now=post.at,
+        )
     return update
 
 

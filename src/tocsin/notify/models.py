@@ -2,11 +2,21 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from tocsin.db import Base, IdMixin, TimestampMixin, UTCDateTime, enum_type
+from tocsin.db import Base, IdMixin, TimestampMixin, UTCDateTime, enum_type, utcnow
 
 
 class SubscriberMode(StrEnum):
@@ -100,3 +110,79 @@ class SubscriberComponent(Base):
     component_id: Mapped[str] = mapped_column(
         ForeignKey("components.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+
+
+class NotificationKind(StrEnum):
+    INCIDENT_CREATED = "incident_created"
+    INCIDENT_UPDATED = "incident_updated"
+    INCIDENT_RESOLVED = "incident_resolved"
+    WRITEUP_PUBLISHED = "writeup_published"
+    MAINTENANCE_SCHEDULED = "maintenance_scheduled"
+    MAINTENANCE_STARTED = "maintenance_started"
+    MAINTENANCE_UPDATED = "maintenance_updated"
+    MAINTENANCE_COMPLETED = "maintenance_completed"
+    MAINTENANCE_REMINDER = "maintenance_reminder"
+    CONFIRM_SUBSCRIPTION = "confirm_subscription"
+
+
+class Notification(IdMixin, Base):
+    """One thing to tell subscribers, with a snapshot of what to say.
+
+    The payload is frozen when the change is made, so a retry a day later sends the
+    same words even if the incident has been edited since.
+    """
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_page_id_created_at", "page_id", "created_at"),)
+
+    page_id: Mapped[str] = mapped_column(ForeignKey("pages.id", ondelete="CASCADE"))
+    incident_id: Mapped[str | None] = mapped_column(
+        ForeignKey("incidents.id", ondelete="SET NULL"), index=True
+    )
+    update_id: Mapped[str | None] = mapped_column(String(12))
+    kind: Mapped[NotificationKind] = mapped_column(enum_type(NotificationKind, "kind"))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class Delivery(Base):
+    """One notification to one subscriber: the outbox row a worker claims, sends and records."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("notification_id", "subscriber_id"),
+        Index("ix_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_deliveries_notification_id_status", "notification_id", "status"),
+        Index("ix_deliveries_subscriber_id", "subscriber_id"),
+    )
+
+    # An integer key: a fan-out inserts its rows with one INSERT … SELECT, so the
+    # database must be able to number them.
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    notification_id: Mapped[str] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[str] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    status: Mapped[DeliveryStatus] = mapped_column(
+        enum_type(DeliveryStatus, "status"), default=DeliveryStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def idempotency_key(self) -> str:
+        """The same for every attempt, so receivers can drop duplicates."""
+        return f"{self.notification_id}.{self.subscriber_id}"

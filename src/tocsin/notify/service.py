@@ -501,13 +501,13 @@ def subscribers_for(
     """
     query = subscribers_query(
         page_id=page_id,
-        covering_ids=_covering_ids(session, page_id, component_ids),
+        covering_ids=covering_ids(session, page_id, component_ids),
         incident_id=incident_id,
     )
     yield from session.scalars(query.execution_options(yield_per=STREAM_BATCH))
 
 
-def _covering_ids(session: Session, page_id: str, component_ids: Iterable[str]) -> set[str] | None:
+def covering_ids(session: Session, page_id: str, component_ids: Iterable[str]) -> set[str] | None:
     wanted = set(component_ids)
     if not wanted:
         return None
