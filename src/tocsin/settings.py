@@ -31,11 +31,40 @@ class Settings(BaseSettings):
     run_worker: bool = True
     scheduler_interval_seconds: float = Field(default=15.0, gt=0)
 
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_password_file: Path | None = None
+    smtp_tls: Literal["none", "starttls", "tls"] = "none"
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    email_from: str = "status@localhost"
+
+    sms_api_url: str = "https://api.twilio.com"
+    sms_account_sid: str | None = None
+    sms_auth_token: SecretStr | None = None
+    sms_auth_token_file: Path | None = None
+    sms_from: str | None = None
+
+    webhooks_allow_private: bool = False
+    monitors_allow_private: bool = True
+
+    delivery_batch_size: int = Field(default=500, ge=1, le=10_000)
+    delivery_concurrency: int = Field(default=200, ge=1, le=10_000)
+    delivery_per_destination: int = Field(default=10, ge=1, le=1_000)
+    delivery_timeout_seconds: float = Field(default=30.0, gt=0)
+    delivery_retry_base_seconds: float = Field(default=30.0, gt=0)
+    delivery_retry_hours: float = Field(default=48.0, ge=24.0)
+    delivery_lease_seconds: float = Field(default=300.0, gt=0)
+    delivery_disable_after: int = Field(default=3, ge=1)
+
     @model_validator(mode="after")
-    def _read_secret_file(self) -> Settings:
-        if self.secret_key is None and self.secret_key_file is not None:
-            key = self.secret_key_file.read_text(encoding="utf-8").strip()
-            object.__setattr__(self, "secret_key", SecretStr(key))
+    def _read_secret_files(self) -> Settings:
+        for name in ("secret_key", "smtp_password", "sms_auth_token"):
+            path: Path | None = getattr(self, f"{name}_file")
+            if getattr(self, name) is None and path is not None:
+                value = path.read_text(encoding="utf-8").strip()
+                object.__setattr__(self, name, SecretStr(value))
         return self
 
     def resolved_secret_key(self) -> str:
