@@ -48,7 +48,8 @@ def links_for(
     base = base_url.rstrip("/")
 
     def url(path: str, purpose: str) -> str:
-        return f"{base}{path}/{subscriber.id}?token={quote(token(secret, purpose, subscriber, now=now))}"
+        signed = quote(token(secret, purpose, subscriber, now=now))
+        return f"{base}{path}/{subscriber.id}?token={signed}"
 
     return Links(
         page=f"{base}/",
