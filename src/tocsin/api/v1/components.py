@@ -23,7 +23,7 @@ from tocsin.accounts.models import Role
 from tocsin.api.auth import Principal, PrincipalDep, page_for
 from tocsin.api.body import openapi_body, parse, unwrap
 from tocsin.api.v1 import serialize
-from tocsin.api.v1.pages import BodyDep, DateTimeText, error_responses
+from tocsin.api.v1.common import MAX_PER_PAGE, BodyDep, DateTimeText, error_responses
 from tocsin.components import service as components
 from tocsin.components.models import Component
 from tocsin.components.schemas import ComponentCreate, ComponentUpdate, GroupCreate
@@ -39,7 +39,6 @@ router = APIRouter(tags=["components"])
 
 T = TypeVar("T")
 
-MAX_PER_PAGE = 100
 EARLIEST_DAY = date(1970, 1, 1)
 MAX_RANGE_MONTHS = 6
 END_ADJUSTED = "End date was adjusted to today. See range_end field in response for end date used."

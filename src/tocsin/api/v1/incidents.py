@@ -11,13 +11,14 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from sqlalchemy.orm import Session
 
 from tocsin.accounts.models import Role
 from tocsin.api.auth import PrincipalDep, page_for
-from tocsin.api.body import openapi_body, parse, read_body, unwrap
+from tocsin.api.body import openapi_body, parse, unwrap
+from tocsin.api.v1.common import MAX_PER_PAGE, BodyDep, error_responses
 from tocsin.api.v1.serialize import component
 from tocsin.components import service as components
 from tocsin.components.models import Component
@@ -48,27 +49,12 @@ from tocsin.settings import Settings
 
 router = APIRouter(tags=["incidents"])
 
-MAX_PER_PAGE = 100
 
-BodyDep = Annotated[dict[str, Any], Depends(read_body)]
 # Ids are opaque, but control characters never belong in one (PostgreSQL refuses NUL).
 IdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$")]
 
 
-def _error(description: str) -> dict[str, Any]:
-    schema = {
-        "type": "object",
-        "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
-    }
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: _error("Could not authenticate"),
-    403: _error("The key's role on this page is too low"),
-    404: _error("The requested resource could not be found."),
-    422: _error("Unprocessable entity"),
-}
+ERRORS = error_responses(401, 403, 404, 422)
 
 
 # --- wire models: what Statuspage clients send -------------------------------------------

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from tocsin.accounts.models import Role
 from tocsin.api.auth import PrincipalDep, page_for, pages_of
-from tocsin.api.body import openapi_body, parse, read_body, unwrap
+from tocsin.api.body import openapi_body, parse, unwrap
+from tocsin.api.v1.common import BodyDep, DateTimeText, error_responses
 from tocsin.deps import SessionDep
 from tocsin.lib.isotime import iso
 from tocsin.pages import service as pages
@@ -18,29 +19,6 @@ from tocsin.pages.models import Page
 from tocsin.pages.schemas import PageUpdate
 
 router = APIRouter(tags=["pages"])
-
-# Read in a dependency so that handlers can stay synchronous and run off the event loop.
-BodyDep = Annotated[dict[str, Any], Depends(read_body)]
-DateTimeText = Annotated[str | None, Field(json_schema_extra={"format": "date-time"})]
-
-
-class ErrorEntity(BaseModel):
-    error: str
-    message: str
-
-
-_ERROR_TEXT = {
-    401: "Could not authenticate",
-    403: "You are not authorized to access this resource.",
-    404: "The requested resource could not be found.",
-    409: "Conflict",
-    422: "Unprocessable entity",
-}
-
-
-def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """`responses=` entries for the error statuses a v1 route can answer with."""
-    return {code: {"model": ErrorEntity, "description": _ERROR_TEXT[code]} for code in codes}
 
 
 class PageOut(BaseModel):

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from tocsin.accounts.models import Role
 from tocsin.api.auth import Principal, PrincipalDep, page_for
-from tocsin.api.body import openapi_body, parse, read_body, unwrap
+from tocsin.api.body import openapi_body, parse, unwrap
+from tocsin.api.v1.common import MAX_PER_PAGE, BodyDep, error_responses
 from tocsin.deps import SessionDep
 from tocsin.incidents import service as incidents
 from tocsin.incidents.models import Incident
@@ -40,32 +41,13 @@ from tocsin.pages.models import Page
 router = APIRouter(tags=["subscribers"])
 
 # Read in a dependency so that handlers can stay synchronous and run off the event loop.
-BodyDep = Annotated[dict[str, Any], Depends(read_body)]
 DateTimeText = Annotated[str | None, Field(json_schema_extra={"format": "date-time"})]
 
-MAX_PER_PAGE = 100
 # Far past any real list; keeps page * limit inside what every database accepts as OFFSET.
 MAX_PAGE = 10_000_000
 
 
-class ErrorEntity(BaseModel):
-    error: str
-    message: str
-
-
-_ERROR_TEXT = {
-    401: "Could not authenticate",
-    403: "You are not authorized to access this resource.",
-    404: "The requested resource could not be found.",
-    422: "Unprocessable entity",
-}
-
-
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: {"model": ErrorEntity, "description": _ERROR_TEXT[code]} for code in codes}
-
-
-_READ = _errors(401, 403, 404, 422)
+_READ = error_responses(401, 403, 404, 422)
 _EMPTY_201: dict[int | str, dict[str, Any]] = {
     201: {"description": "Done; the response has no body.", "content": None},
     **_READ,

@@ -14,10 +14,9 @@ from sqlalchemy.orm import Session
 from tocsin.accounts.models import Role
 from tocsin.api.auth import PrincipalDep, page_for
 from tocsin.api.body import openapi_body, parse, unwrap
+from tocsin.api.v1.common import MAX_PER_PAGE, BodyDep
 from tocsin.api.v1.incidents import (
     ERRORS,
-    MAX_PER_PAGE,
-    BodyDep,
     Context,
     IdPath,
     Ids,
