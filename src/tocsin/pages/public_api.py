@@ -11,18 +11,15 @@ import hashlib
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from starlette.routing import Match
 from starlette.types import Scope
 
-from tocsin.db import utcnow
-from tocsin.deps import SessionDep, SettingsDep
 from tocsin.errors import NotFound
 from tocsin.pages import badges, feeds, v2
-from tocsin.pages import service as pages
-from tocsin.pages.state import load_state
+from tocsin.pages.deps import StateDep
 from tocsin.pages.view import PageState
 
 router = APIRouter()
@@ -40,16 +37,6 @@ PREFLIGHT = {
     "Access-Control-Max-Age": "86400",
 }
 _TAG = "Public status API v2"
-
-
-def _state(request: Request, session: SessionDep, settings: SettingsDep) -> PageState:
-    page = pages.page_for_host(session, request.headers.get("host"))
-    if page is None:
-        raise NotFound("this install has no status page yet; run `tocsin migrate`")
-    return load_state(session, page=page, now=utcnow(), base_url=settings.base_url)
-
-
-StateDep = Annotated[PageState, Depends(_state)]
 
 
 def _etag_matches(header: str | None, etag: str) -> bool:
