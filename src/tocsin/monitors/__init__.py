@@ -1,0 +1,1 @@
+"""Monitors: checks that watch a service from the outside and move components by rule."""
