@@ -13,6 +13,7 @@ from sqlalchemy import func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from tocsin.components.models import Component
+from tocsin.components.status import overall_status
 from tocsin.db import utcnow
 from tocsin.incidents.models import Incident, IncidentUpdate
 from tocsin.incidents.status import CLOSED_STATUSES, IncidentKind, IncidentStatus
@@ -148,8 +149,9 @@ def _fan_out(
     )
 
 
-def page_payload(page: Page) -> dict[str, Any]:
-    return {
+def page_payload(page: Page, session: Session | None = None) -> dict[str, Any]:
+    """The page as a message names it; with a session, also its overall status now."""
+    payload: dict[str, Any] = {
         "id": page.id,
         "name": page.name,
         "url": page.url,
@@ -157,6 +159,14 @@ def page_payload(page: Page) -> dict[str, Any]:
         "accent_color": page.accent_color,
         "logo_url": page.logo_url,
     }
+    if session is not None:
+        leaves = session.scalars(
+            select(Component.status).where(Component.page_id == page.id, ~Component.is_group)
+        )
+        indicator, description = overall_status(list(leaves))
+        payload["status_indicator"] = indicator.value
+        payload["status_description"] = description
+    return payload
 
 
 def incident_payload(
@@ -164,8 +174,9 @@ def incident_payload(
 ) -> dict[str, Any]:
     """Everything a channel needs to word the message, as it stands now."""
     names = _component_names(session, page.id)
+    history = sorted(incident.updates, key=lambda u: (u.display_at, u.created_at), reverse=True)
     return {
-        "page": page_payload(page),
+        "page": page_payload(page, session),
         "incident": {
             "id": incident.id,
             "kind": incident.kind.value,
@@ -191,6 +202,7 @@ def incident_payload(
             ],
         },
         "update": None if update is None else _update_payload(update, names),
+        "updates": [_update_payload(item, names) for item in history],
     }
 
 
