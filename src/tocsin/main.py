@@ -23,6 +23,7 @@ from tocsin.lib.nulguard import RejectNul
 from tocsin.pages import public_api
 from tocsin.pages import routes as page_routes
 from tocsin.pages import service as pages
+from tocsin.pages import subscribe as subscribe_routes
 from tocsin.pages.render import Renderer
 from tocsin.settings import Settings
 
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.mount("/api/docs/assets", StaticFiles(directory=api_docs.assets_dir()), name="api-docs")
     app.include_router(page_routes.router)
+    app.include_router(subscribe_routes.router)
     app.include_router(public_api.router)
     app.include_router(api_routes.router)
     app.include_router(api_docs.router)

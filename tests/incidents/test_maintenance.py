@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from factories import component
@@ -99,3 +100,15 @@ def test_the_worker_round_commits_the_transition(
 def test_a_window_must_end_after_it_starts() -> None:
     with pytest.raises(ValidationError, match="after scheduled_for"):
         MaintenanceCreate(name="x", scheduled_for=END, scheduled_until=START)
+
+
+def test_subscribers_are_reminded_once_within_the_hour_before(session: Session, page: Page) -> None:
+    from tocsin.notify.models import Notification, NotificationKind
+
+    db = component(session, page, "Database")
+    _schedule(session, page, [db.id])
+    assert incidents.send_maintenance_reminders(session, now=START - timedelta(hours=2)) == 0
+    assert incidents.send_maintenance_reminders(session, now=START - timedelta(minutes=50)) == 1
+    assert incidents.send_maintenance_reminders(session, now=START - timedelta(minutes=40)) == 0
+    kinds = session.scalars(select(Notification.kind)).all()
+    assert kinds.count(NotificationKind.MAINTENANCE_REMINDER) == 1

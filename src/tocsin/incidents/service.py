@@ -126,8 +126,16 @@ def _matching(text: str) -> ColumnElement[bool]:
 
 
 def create_incident(
-    session: Session, *, page: Page, data: IncidentCreate, actor: Actor, now: datetime | None = None
+    session: Session,
+    *,
+    page: Page,
+    data: IncidentCreate,
+    actor: Actor,
+    now: datetime | None = None,
+    draft: bool = False,
 ) -> Incident:
+    """Open an incident; a `draft` stays off every public view, unannounced, until
+    `publish_draft`."""
     at = now or utcnow()
     status = data.status
     if data.backfilled and data.status not in CLOSED_STATUSES:
@@ -141,6 +149,7 @@ def create_incident(
         status=status,
         impact_override=data.impact_override,
         backfilled=data.backfilled,
+        draft=draft,
         started_at=started_at,
         metadata_=data.metadata,
         created_at=at,
@@ -422,9 +431,9 @@ def complete_maintenance(
 
 
 def advance_maintenances(session: Session, *, now: datetime | None = None) -> int:
-    """Remind, start and complete every maintenance whose window says so; return how many moved."""
+    """Start and complete every maintenance whose window says so; return how many moved."""
     at = now or utcnow()
-    moved = _send_reminders(session, at)
+    moved = 0
     due_start = select(Incident).where(
         Incident.kind == IncidentKind.MAINTENANCE,
         Incident.status == IncidentStatus.SCHEDULED,
@@ -449,7 +458,9 @@ def advance_maintenances(session: Session, *, now: datetime | None = None) -> in
 REMINDER_LEAD = timedelta(hours=1)
 
 
-def _send_reminders(session: Session, at: datetime) -> int:
+def send_maintenance_reminders(session: Session, *, now: datetime | None = None) -> int:
+    """Tell subscribers about maintenances starting within the hour; return how many."""
+    at = now or utcnow()
     due = select(Incident).where(
         Incident.kind == IncidentKind.MAINTENANCE,
         Incident.status == IncidentStatus.SCHEDULED,
@@ -555,6 +566,35 @@ def delete_postmortem(session: Session, *, incident: Incident, actor: Actor) -> 
     _audit(session, actor, "incident.postmortem_delete", incident, {})
 
 
+def publish_draft(
+    session: Session, *, incident: Incident, actor: Actor, now: datetime | None = None
+) -> Incident:
+    """Make a draft incident public and announce it, unless it is already over or its
+    latest update was posted without notifications."""
+    if not incident.draft:
+        raise Invalid("the incident is not a draft")
+    incident.draft = False
+    incident.updated_at = now or utcnow()
+    session.flush()
+    pages.touch(session, incident.page_id)
+    latest = max(incident.updates, key=lambda u: (u.display_at, u.created_at), default=None)
+    if (
+        latest is not None
+        and latest.deliver_notifications
+        and incident.status not in CLOSED_STATUSES
+    ):
+        outbox.notify_update(
+            session,
+            page=pages.get_page(session, incident.page_id),
+            incident=incident,
+            update=latest,
+            kind=NotificationKind.INCIDENT_CREATED,
+            now=now,
+        )
+    _audit(session, actor, "incident.publish", incident, {})
+    return incident
+
+
 def delete_incident(session: Session, *, incident: Incident, actor: Actor) -> None:
     _audit(session, actor, "incident.delete", incident, {"name": incident.name})
     page_id = incident.page_id
@@ -592,7 +632,7 @@ def _apply(session: Session, incident: Incident, post: _Post) -> IncidentUpdate:
     incident.updated_at = post.at
     session.flush()
     pages.touch(session, incident.page_id)
-    if post.deliver_notifications:
+    if post.deliver_notifications and not incident.draft:
         kind = outbox.kind_of_update(incident, update, first=len(incident.updates) == 1)
         outbox.notify_update(
             session,

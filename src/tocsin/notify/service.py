@@ -230,6 +230,25 @@ def resend_confirmation(
     _audit(session, actor, "subscriber.resend_confirmation", subscriber, {})
 
 
+def confirm(
+    session: Session, *, subscriber: Subscriber, actor: Actor, now: datetime | None = None
+) -> Subscriber:
+    """Record the double opt-in; confirming again changes nothing. Someone who has
+    unsubscribed since must subscribe again: an old confirmation link cannot undo that."""
+    if subscriber.unsubscribed_at is not None:
+        raise Invalid("the subscription has ended")
+    if subscriber.confirmed_at is None:
+        subscriber.confirmed_at = now or utcnow()
+        session.flush()
+        _audit(session, actor, "subscriber.confirm", subscriber, {})
+    return subscriber
+
+
+def find_subscriber(session: Session, subscriber_id: str) -> Subscriber | None:
+    """Any subscriber (page or incident) by id, for links that carry their own proof."""
+    return session.get(Subscriber, subscriber_id) if subscriber_id.isalnum() else None
+
+
 def _audit(
     session: Session, actor: Actor, action: str, subscriber: Subscriber, changes: dict[str, Any]
 ) -> None:
