@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from playwright.sync_api import Browser, sync_playwright
 from sqlalchemy import Engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,6 +32,7 @@ from tocsin.settings import Settings
 # The suite always runs on SQLite; TOCSIN_TEST_DATABASE_URL adds a PostgreSQL run.
 _POSTGRES_URL = os.environ.get("TOCSIN_TEST_DATABASE_URL")
 DATABASES = ["sqlite", *(["postgresql"] if _POSTGRES_URL else [])]
+CHROMIUM = Path("/usr/bin/chromium")
 
 
 @pytest.fixture(scope="session", params=DATABASES)
@@ -204,3 +206,23 @@ def _wait_until_up(url: str, server: subprocess.Popen[bytes]) -> None:
         except httpx.TransportError:
             time.sleep(0.1)
     raise TimeoutError("server did not start")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Debian's headless Chromium, driven by Playwright, shared by the browser tests."""
+    assert CHROMIUM.exists(), "install Debian's chromium: apt-get install chromium"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield browser
+        browser.close()
