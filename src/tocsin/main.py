@@ -10,6 +10,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tocsin import __version__, worker
@@ -20,11 +24,15 @@ from tocsin.errors import DomainError
 from tocsin.lib.headers import SecurityHeaders
 from tocsin.lib.jsonsuffix import StripJsonSuffix
 from tocsin.lib.nulguard import RejectNul
+from tocsin.metrics import Metrics, RequestMetrics
+from tocsin.monitors import routes as monitor_routes
 from tocsin.pages import public_api
 from tocsin.pages import routes as page_routes
 from tocsin.pages import service as pages
 from tocsin.pages import subscribe as subscribe_routes
 from tocsin.pages.render import Renderer
+from tocsin.pages.serve import ServeSnapshots
+from tocsin.pages.store import SnapshotStore, follow_commits
 from tocsin.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -42,13 +50,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         factory = make_sessionmaker(engine)
         app.state.engine = engine
         app.state.sessionmaker = factory
-        with transaction(factory) as session:
-            pages.ensure_default_page(session, name=settings.page_name)
+        _ensure_default_page(factory, settings)
+        snapshots = _start_snapshots(app, settings, factory)
         stop = asyncio.Event()
         task = None
         if settings.run_worker:
             task = asyncio.create_task(
-                worker.run_forever(factory, interval=settings.scheduler_interval_seconds, stop=stop)
+                worker.run_forever(
+                    factory,
+                    interval=settings.scheduler_interval_seconds,
+                    stop=stop,
+                    settings=settings,
+                )
             )
         try:
             yield
@@ -56,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             stop.set()
             if task is not None:
                 await task
+            await asyncio.to_thread(snapshots.stop)
             engine.dispose()
 
     app = FastAPI(
@@ -68,13 +82,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.renderer = Renderer()
+    app.state.metrics = Metrics()
+    app.add_middleware(ServeSnapshots)
     app.add_middleware(StripJsonSuffix, prefix="/api/v1/")
     app.add_middleware(RejectNul)
     app.add_middleware(SecurityHeaders, hsts=settings.base_url.startswith("https://"))
+    app.add_middleware(RequestMetrics, metrics=app.state.metrics)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.mount("/api/docs/assets", StaticFiles(directory=api_docs.assets_dir()), name="api-docs")
     app.include_router(page_routes.router)
     app.include_router(subscribe_routes.router)
+    app.include_router(monitor_routes.router)
     app.include_router(public_api.router)
     app.include_router(api_routes.router)
     app.include_router(api_docs.router)
@@ -91,9 +109,75 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
+        """The process is up (whatever the database's state)."""
         return {"status": "ok"}
 
+    @app.get("/readyz", include_in_schema=False)
+    def readyz(request: Request) -> JSONResponse:
+        """Ready for writes: the database answers, with our tables in it."""
+        try:
+            with request.app.state.sessionmaker() as session:
+                pages.default_page(session)
+        except DBAPIError:
+            return JSONResponse({"status": "database unreachable"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        body = generate_latest(app.state.metrics.registry)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
     return app
+
+
+def app_factory() -> FastAPI:
+    """The app configured from the environment, for `uvicorn --factory` with several workers."""
+    return create_app(Settings())
+
+
+def _ensure_default_page(factory: sessionmaker[Session], settings: Settings) -> None:
+    try:
+        with transaction(factory) as session:
+            pages.ensure_default_page(session, name=settings.page_name)
+    except DBAPIError as exc:
+        logger.warning("database unreachable at startup, starting read-only: %s", exc)
+
+
+def _start_snapshots(
+    app: FastAPI, settings: Settings, factory: sessionmaker[Session]
+) -> SnapshotStore:
+    """Build every page's snapshot (or, the database being down, load the last ones saved),
+    then keep them fresh in the background."""
+    metrics: Metrics = app.state.metrics
+    store = SnapshotStore(
+        factory,
+        app.state.renderer,
+        base_url=settings.base_url,
+        directory=settings.var_dir / "snapshots",
+        poll_seconds=settings.snapshot_poll_seconds,
+        on_rebuild=metrics.rebuilds.observe,
+    )
+    if not store.refresh():
+        loaded = store.load_from_disk()
+        logger.warning("serving %d page(s) from the snapshots saved on disk", loaded)
+    follow_commits(store, factory)
+    metrics.watch(store, factory)
+    store.start(settings.database_url)
+    app.state.snapshots = store
+    return store
+
+
+READ_ONLY = (
+    "the database is unreachable: the status page stays up, but changes are read-only "
+    "until the database is back"
+)
+
+
+def _is_outage(exc: Exception) -> bool:
+    """Whether `exc` means the database cannot be reached (not a constraint or a bug)."""
+    if isinstance(exc, SQLAlchemyTimeoutError | OperationalError | InterfaceError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 def _wants_json(request: Request) -> bool:
@@ -128,6 +212,14 @@ def _install_error_handlers(app: FastAPI) -> None:
             request, 422, f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
         )
 
+    async def database_error(request: Request, exc: Exception) -> Response:
+        if not _is_outage(exc):
+            raise exc
+        logger.warning("database unreachable on %s %s", request.method, request.url.path)
+        return _error(request, 503, READ_ONLY)
+
     app.add_exception_handler(DomainError, domain_error)
+    app.add_exception_handler(DBAPIError, database_error)
+    app.add_exception_handler(SQLAlchemyTimeoutError, database_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)

@@ -13,13 +13,24 @@ from tocsin.incidents.models import (
     IncidentUpdate,
     UpdateComponentChange,
 )
+from tocsin.lib.ratelimit import RateLimit
+from tocsin.monitors.models import (
+    AlertSource,
+    CheckResult,
+    Monitor,
+    MonitorComponent,
+    MonitorRollup,
+)
 from tocsin.notify.models import Delivery, Notification, Subscriber, SubscriberComponent
 from tocsin.pages.models import Page
+from tocsin.publish.models import PublishTarget
 
 __all__ = [
+    "AlertSource",
     "ApiKey",
     "AuditEvent",
     "Base",
+    "CheckResult",
     "Component",
     "Delivery",
     "Incident",
@@ -27,8 +38,13 @@ __all__ = [
     "IncidentTemplate",
     "IncidentUpdate",
     "Membership",
+    "Monitor",
+    "MonitorComponent",
+    "MonitorRollup",
     "Notification",
     "Page",
+    "PublishTarget",
+    "RateLimit",
     "StatusChange",
     "Subscriber",
     "SubscriberComponent",

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     var_dir: Path = VAR_DIR
     run_worker: bool = True
     scheduler_interval_seconds: float = Field(default=15.0, gt=0)
+    snapshot_poll_seconds: float = Field(default=0.5, gt=0)
+    log_format: Literal["text", "json"] = "json"
 
     smtp_host: str | None = None
     smtp_port: int = Field(default=25, ge=1, le=65535)
@@ -48,6 +50,8 @@ class Settings(BaseSettings):
 
     webhooks_allow_private: bool = False
     monitors_allow_private: bool = True
+    monitors_concurrency: int = Field(default=200, ge=1, le=10_000)
+    monitors_retention_days: int = Field(default=7, ge=1, le=365)
 
     delivery_batch_size: int = Field(default=500, ge=1, le=10_000)
     delivery_concurrency: int = Field(default=200, ge=1, le=10_000)

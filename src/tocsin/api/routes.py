@@ -4,8 +4,26 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from tocsin.api.v1 import components, incidents, pages, subscribers, templates
+from tocsin.api.v1 import (
+    alert_sources,
+    components,
+    incidents,
+    monitors,
+    pages,
+    publish_targets,
+    subscribers,
+    templates,
+)
 
 router = APIRouter(prefix="/api/v1")
-for module in (pages, components, incidents, subscribers, templates):
+for module in (
+    pages,
+    components,
+    incidents,
+    subscribers,
+    templates,
+    monitors,
+    alert_sources,
+    publish_targets,
+):
     router.include_router(module.router)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, Enum, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Date, Enum, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tocsin.components.status import ComponentStatus, StatusCause
@@ -29,6 +29,10 @@ class Component(IdMixin, TimestampMixin, Base):
     )
     showcase: Mapped[bool] = mapped_column(Boolean, default=True)
     only_show_if_degraded: Mapped[bool] = mapped_column(Boolean, default=False)
+    show_response_times: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    """Show a response-time sparkline and uptime from checks on the public page."""
     start_date: Mapped[date | None] = mapped_column(Date)
 
     children: Mapped[list[Component]] = relationship(

@@ -18,6 +18,7 @@ class ComponentCreate(BaseModel):
     group_id: str | None = Field(default=None, max_length=12)
     showcase: bool = True
     only_show_if_degraded: bool = False
+    show_response_times: bool = False
     start_date: date | None = None
 
 
@@ -30,6 +31,7 @@ class ComponentUpdate(BaseModel):
     group_id: str | None = Field(default=None, max_length=12)
     showcase: bool | None = None
     only_show_if_degraded: bool | None = None
+    show_response_times: bool | None = None
     start_date: date | None = None
     position: int | None = Field(default=None, ge=1, le=10_000)
 

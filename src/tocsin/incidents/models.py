@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tocsin.components.models import status_type
@@ -27,6 +27,8 @@ class Incident(IdMixin, TimestampMixin, Base):
     impact: Mapped[Impact] = mapped_column(enum_type(Impact, "impact"), default=Impact.NONE)
     impact_override: Mapped[Impact | None] = mapped_column(enum_type(Impact, "impact_override"))
     backfilled: Mapped[bool] = mapped_column(Boolean, default=False)
+    draft: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Opened by a monitor for a human to publish: kept off every public view until then."""
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     monitoring_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -86,8 +88,11 @@ class IncidentUpdate(IdMixin, TimestampMixin, Base):
     deliver_notifications: Mapped[bool] = mapped_column(Boolean, default=True)
 
     incident: Mapped[Incident] = relationship(back_populates="updates")
+    # A fixed order, so the same data always renders to the same bytes (and ETag).
     changes: Mapped[list[UpdateComponentChange]] = relationship(
-        back_populates="update", cascade="all, delete-orphan"
+        back_populates="update",
+        cascade="all, delete-orphan",
+        order_by="UpdateComponentChange.component_id",
     )
 
 

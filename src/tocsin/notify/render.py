@@ -54,7 +54,8 @@ class _Model(BaseModel):
 class PageSnapshot(_Model):
     id: str
     name: str
-    url: str = ""
+    url: str | None = None
+    """The page's own public URL; None means the install's base URL (the links carry it)."""
     time_zone: str = "UTC"
     accent_color: str | None = None
     logo_url: str | None = None
@@ -237,7 +238,7 @@ def brand(page: PageSnapshot) -> Branding:
     accent = page.accent_color or ""
     return Branding(
         name=one_line(page.name) or "Status",
-        url=page.url,
+        url=page.url or "",
         logo_url=logo,
         accent=accent if _HEX_COLOUR.fullmatch(accent) else DEFAULT_ACCENT,
     )

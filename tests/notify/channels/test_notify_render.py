@@ -135,3 +135,10 @@ def test_an_unreadable_payload_is_a_temporary_error() -> None:
     with pytest.raises(NotifyError) as caught:
         render.compose(outgoing(data={"page": {"name": "no id"}}))
     assert not caught.value.permanent
+
+
+def test_a_page_without_its_own_url_still_renders() -> None:
+    from tocsin.notify.render import PageSnapshot, brand
+
+    page = PageSnapshot.model_validate({"id": "p1", "name": "Acme", "url": None})
+    assert brand(page).url == ""

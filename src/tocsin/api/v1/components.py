@@ -117,7 +117,7 @@ class GroupUptimeOut(UptimeOut):
 
 
 # Keys whose columns are NOT NULL: a JSON null there means "leave as is".
-_NOT_NULL = ("name", "status", "showcase", "only_show_if_degraded")
+_NOT_NULL = ("name", "status", "showcase", "only_show_if_degraded", "show_response_times")
 
 
 class ComponentBody(BaseModel):
@@ -135,6 +135,10 @@ class ComponentBody(BaseModel):
         description='A group id; null or "null" takes the component out of its group',
     )
     showcase: bool | None = None
+    show_response_times: bool | None = Field(
+        default=None,
+        description="Our extension: show response times and uptime from checks on the page",
+    )
     start_date: date | None = None
 
     @model_validator(mode="before")

@@ -351,6 +351,7 @@ def incident_object(incident: Incident, ctx: Context) -> dict[str, Any]:
         "reminder_intervals": None,
         "started_at": iso(incident.started_at, ctx.zone),
         "backfilled": incident.backfilled,
+        "draft": incident.draft,
     }
 
 
@@ -526,6 +527,21 @@ def delete_incident(
     gone = incident_object(incident, context(session, page, settings))
     incidents.delete_incident(session, incident=incident, actor=principal.actor)
     return gone
+
+
+@router.post(_ONE + "/publish", responses=ERRORS)
+def publish_incident(
+    page_id: IdPath,
+    incident_id: IdPath,
+    principal: PrincipalDep,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> dict[str, Any]:
+    """Make a draft incident public and notify subscribers of it (our extension)."""
+    page = page_for(session, principal, page_id, needs=Role.EDITOR)
+    incident = _found(session, page, incident_id)
+    incidents.publish_draft(session, incident=incident, actor=principal.actor)
+    return incident_object(incident, context(session, page, settings))
 
 
 _UPDATE = _ONE + "/incident_updates/{incident_update_id}"

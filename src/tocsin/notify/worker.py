@@ -1,0 +1,896 @@
+"""Delivering the outbox: claim due deliveries, send them concurrently, record what happened.
+
+Delivery is at least once. A claim commits before anything is sent, and a worker that
+dies leaves its claims behind until their lease runs out, when any worker takes them
+back. So only the sends in flight at a crash can go twice, and every attempt carries the
+same idempotency key, which lets receivers drop the copy.
+
+Within one process the work is a bounded pipeline: claims are topped up while earlier
+sends are still running, a global limit caps concurrent sends, a per-destination limit
+keeps one slow receiver from taking every slot, and outcomes are written in small
+batches. Memory depends on those limits, never on the size of a fan-out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import secrets
+import socket
+import time
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from functools import partial
+from typing import Any, NamedTuple, TypeVar, cast
+from urllib.parse import urlsplit
+
+from sqlalchemy import Table, and_, bindparam, func, or_, select, update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from tocsin.db import UTCDateTime, transaction, utcnow
+from tocsin.notify import outbox
+from tocsin.notify.base import Notifier, NotifyError, Outgoing, Recipient
+from tocsin.notify.links import links_for
+from tocsin.notify.models import (
+    Delivery,
+    DeliveryStatus,
+    Notification,
+    NotificationKind,
+    Subscriber,
+    SubscriberMode,
+)
+from tocsin.notify.service import PURGE_AFTER
+from tocsin.settings import Settings
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+RECORD_EVERY = 100
+RECORD_AFTER_SECONDS = 0.2
+IDLE_POLL_SECONDS = 0.5
+RETRY_CAP_SECONDS = 3600.0
+# Per destination, keep about this many seconds of work queued in memory; claims beyond
+# that go back to the table, due again when the destination should be free for them.
+QUEUE_SECONDS = 2.0
+MIN_DEFER_SECONDS = 0.2
+MAX_DEFER_SECONDS = 60.0
+# Assumed time per send to a destination not seen yet.
+FIRST_PACE_SECONDS = 0.1
+PACE_WEIGHT = 0.2
+MAX_PACES = 10_000
+ERROR_LENGTH = 500
+WRITE_TRIES = 5
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+_deliveries = cast(Table, Delivery.__table__)
+_subscribers = cast(Table, Subscriber.__table__)
+
+
+class Result(StrEnum):
+    SENT = "sent"
+    RETRY = "retry"
+    FAILED = "failed"
+    RELEASED = "released"
+    """Claimed but never attempted (a full destination queue, or shutting down)."""
+
+
+@dataclass
+class Job:
+    message: Outgoing
+    destination: str
+    created_at: datetime
+    """When the delivery was queued; retries stop `delivery_retry_hours` after it."""
+    started: bool = False
+
+    @property
+    def delivery_id(self) -> int:
+        return self.message.delivery_id
+
+    @property
+    def subscriber_id(self) -> str:
+        return self.message.recipient.subscriber_id
+
+
+@dataclass(frozen=True)
+class Outcome:
+    delivery_id: int
+    subscriber_id: str
+    result: Result
+    error: str | None = None
+    duration_ms: int | None = None
+    next_attempt_at: datetime | None = None
+    counts_against_subscriber: bool = False
+
+
+class _Claimed(NamedTuple):
+    id: int
+    notification_id: str
+    subscriber_id: str
+    attempts: int
+    created_at: datetime
+
+
+# --- the database side: claim, take back, record -------------------------------------------
+
+
+def claim(session: Session, *, worker_id: str, limit: int, now: datetime) -> list[_Claimed]:
+    """Mark up to `limit` due deliveries as ours, oldest due first; the caller commits.
+
+    One statement. On PostgreSQL, SKIP LOCKED lets several workers claim at once without
+    waiting on, or taking, each other's rows.
+    """
+    due = (
+        select(Delivery.id)
+        .where(Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= now)
+        .order_by(Delivery.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    statement = (
+        update(Delivery)
+        .where(Delivery.id.in_(due.scalar_subquery()))
+        .values(
+            status=DeliveryStatus.SENDING,
+            claimed_at=now,
+            claimed_by=worker_id,
+            attempts=Delivery.attempts + 1,
+        )
+        .returning(
+            Delivery.id,
+            Delivery.notification_id,
+            Delivery.subscriber_id,
+            Delivery.attempts,
+            Delivery.created_at,
+        )
+    )
+    rows = session.execute(statement, execution_options={"synchronize_session": False})
+    return [_Claimed(*row) for row in rows]
+
+
+def reclaim_expired(
+    session: Session, *, now: datetime, lease_seconds: float, keep: Collection[int] = ()
+) -> int:
+    """Put claims older than the lease (their worker died) back in the queue, except
+    `keep`, the caller's own sends still in flight; return how many.
+
+    `claimed_by` is kept, so a send that was merely slow can still record its success
+    if no other worker has claimed the row in the meantime.
+    """
+    expired = and_(
+        Delivery.status == DeliveryStatus.SENDING,
+        Delivery.claimed_at < now - timedelta(seconds=lease_seconds),
+    )
+    if keep:
+        expired = and_(expired, Delivery.id.not_in(list(keep)))
+    result = session.execute(
+        update(Delivery).where(expired).values(status=DeliveryStatus.PENDING),
+        execution_options={"synchronize_session": False},
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+_MARK_SENT = (
+    update(_deliveries)
+    .where(
+        _deliveries.c.id == bindparam("d_id"),
+        _deliveries.c.claimed_by == bindparam("d_worker"),
+        # A slow send whose lease ran out still counts unless another worker took it.
+        or_(
+            _deliveries.c.status == DeliveryStatus.SENDING,
+            _deliveries.c.status == DeliveryStatus.PENDING,
+        ),
+    )
+    .values(
+        status=DeliveryStatus.SENT,
+        sent_at=bindparam("d_at", type_=UTCDateTime),
+        duration_ms=bindparam("d_ms"),
+        last_error=None,
+    )
+)
+_MARK_UNSENT = (
+    update(_deliveries)
+    .where(
+        _deliveries.c.id == bindparam("d_id"),
+        _deliveries.c.claimed_by == bindparam("d_worker"),
+        _deliveries.c.status == DeliveryStatus.SENDING,
+    )
+    .values(
+        status=bindparam("d_status"),
+        next_attempt_at=func.coalesce(
+            bindparam("d_next", type_=UTCDateTime), _deliveries.c.next_attempt_at
+        ),
+        last_error=bindparam("d_error"),
+        duration_ms=bindparam("d_ms"),
+    )
+)
+_RELEASE = (
+    update(_deliveries)
+    .where(
+        _deliveries.c.id == bindparam("d_id"),
+        _deliveries.c.claimed_by == bindparam("d_worker"),
+        _deliveries.c.status == DeliveryStatus.SENDING,
+    )
+    .values(
+        status=DeliveryStatus.PENDING,
+        attempts=_deliveries.c.attempts - 1,
+        next_attempt_at=bindparam("d_next", type_=UTCDateTime),
+    )
+)
+_COUNT_FAILURES = (
+    update(_subscribers)
+    .where(_subscribers.c.id == bindparam("s_id"))
+    .values(failure_count=_subscribers.c.failure_count + bindparam("s_n"))
+)
+_DISABLE = (
+    update(_subscribers)
+    .where(
+        _subscribers.c.id == bindparam("s_id"),
+        _subscribers.c.failure_count >= bindparam("s_limit"),
+        _subscribers.c.quarantined_at.is_(None),
+    )
+    .values(
+        quarantined_at=bindparam("s_at", type_=UTCDateTime),
+        purge_at=bindparam("s_purge", type_=UTCDateTime),
+        disabled_reason=bindparam("s_reason"),
+    )
+)
+
+
+def record(
+    session: Session,
+    outcomes: Sequence[Outcome],
+    *,
+    worker_id: str,
+    now: datetime,
+    disable_after: int,
+) -> None:
+    """Write a batch of outcomes, one statement per kind; the caller commits.
+
+    Rows another worker has claimed since are left alone. Permanent failures count
+    against the subscriber, and `disable_after` of them in a row quarantine it.
+    """
+    by_result: dict[Result, list[Outcome]] = {result: [] for result in Result}
+    for outcome in outcomes:
+        by_result[outcome.result].append(outcome)
+    _record_sent(session, by_result[Result.SENT], worker_id, now)
+    _record_unsent(session, by_result[Result.RETRY] + by_result[Result.FAILED], worker_id)
+    _release(session, by_result[Result.RELEASED], worker_id, now)
+    _count_failures(session, by_result[Result.FAILED], now, disable_after)
+
+
+def _record_sent(session: Session, sent: list[Outcome], worker_id: str, now: datetime) -> None:
+    if not sent:
+        return
+    session.execute(
+        _MARK_SENT,
+        [
+            {"d_id": o.delivery_id, "d_worker": worker_id, "d_at": now, "d_ms": o.duration_ms}
+            for o in sent
+        ],
+    )
+    session.execute(
+        update(Subscriber)
+        .where(Subscriber.id.in_({o.subscriber_id for o in sent}), Subscriber.failure_count > 0)
+        .values(failure_count=0),
+        execution_options={"synchronize_session": False},
+    )
+
+
+def _record_unsent(session: Session, unsent: list[Outcome], worker_id: str) -> None:
+    if not unsent:
+        return
+    session.execute(
+        _MARK_UNSENT,
+        [
+            {
+                "d_id": o.delivery_id,
+                "d_worker": worker_id,
+                "d_status": (
+                    DeliveryStatus.PENDING if o.result is Result.RETRY else DeliveryStatus.FAILED
+                ).value,
+                "d_next": o.next_attempt_at,
+                "d_error": (o.error or "")[:ERROR_LENGTH],
+                "d_ms": o.duration_ms,
+            }
+            for o in unsent
+        ],
+    )
+
+
+def _release(session: Session, released: list[Outcome], worker_id: str, now: datetime) -> None:
+    if not released:
+        return
+    session.execute(
+        _RELEASE,
+        [
+            {"d_id": o.delivery_id, "d_worker": worker_id, "d_next": o.next_attempt_at or now}
+            for o in released
+        ],
+    )
+
+
+def _count_failures(
+    session: Session, failed: list[Outcome], now: datetime, disable_after: int
+) -> None:
+    counted = [o for o in failed if o.counts_against_subscriber]
+    if not counted:
+        return
+    counts = Counter(o.subscriber_id for o in counted)
+    session.execute(_COUNT_FAILURES, [{"s_id": sid, "s_n": n} for sid, n in counts.items()])
+    last_error = {o.subscriber_id: o.error or "" for o in counted}
+    session.execute(
+        _DISABLE,
+        [
+            {
+                "s_id": sid,
+                "s_limit": disable_after,
+                "s_at": now,
+                "s_purge": now + PURGE_AFTER,
+                "s_reason": f"delivery failed {disable_after} times in a row: {error}"[:255],
+            }
+            for sid, error in last_error.items()
+        ],
+    )
+
+
+# --- preparing claimed rows for sending ----------------------------------------------------
+
+
+def destination_of(recipient: Recipient) -> str:
+    """What a per-destination limit counts: the URL's host and port, or the one server
+    that every email (the SMTP relay) or every SMS (the provider's API) goes through."""
+    if recipient.mode in (SubscriberMode.SMS, SubscriberMode.EMAIL):
+        return recipient.mode.value
+    try:
+        parts = urlsplit(recipient.endpoint or "")
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme, 0)
+    except ValueError:
+        return recipient.endpoint or ""
+    return f"{parts.hostname}:{port}"
+
+
+def recipient_of(subscriber: Subscriber) -> Recipient:
+    return Recipient(
+        subscriber_id=subscriber.id,
+        mode=subscriber.mode,
+        email=subscriber.email,
+        endpoint=subscriber.endpoint,
+        phone_number=subscriber.phone_number,
+    )
+
+
+def _skip_reason(subscriber: Subscriber | None) -> str | None:
+    if subscriber is None:
+        return "skipped: the subscriber is gone"
+    if subscriber.unsubscribed_at is not None:
+        return "skipped: the subscriber unsubscribed"
+    if subscriber.quarantined_at is not None or subscriber.disabled_reason is not None:
+        return "skipped: the subscriber is disabled"
+    return None
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What every message's links are built from."""
+
+    secret: str
+    base_url: str
+
+
+def prepare(
+    session: Session, claimed: Sequence[_Claimed], *, context: _Context, worker_id: str
+) -> list[Job]:
+    """Load what the claimed deliveries need; fail (without sending) those whose
+    subscriber has left or been disabled since the fan-out."""
+    subscribers = {
+        s.id: s
+        for s in session.scalars(
+            select(Subscriber).where(Subscriber.id.in_({c.subscriber_id for c in claimed}))
+        )
+    }
+    notifications = {
+        n.id: n
+        for n in session.scalars(
+            select(Notification).where(Notification.id.in_({c.notification_id for c in claimed}))
+        )
+    }
+    jobs: list[Job] = []
+    skipped: list[Outcome] = []
+    for row in claimed:
+        subscriber = subscribers.get(row.subscriber_id)
+        reason = _skip_reason(subscriber)
+        if reason is not None or subscriber is None:
+            skipped.append(Outcome(row.id, row.subscriber_id, Result.FAILED, error=reason))
+            continue
+        jobs.append(_job(row, subscriber, notifications[row.notification_id], context))
+    if skipped:
+        _record_unsent(session, skipped, worker_id)
+    return jobs
+
+
+def _job(
+    row: _Claimed, subscriber: Subscriber, notification: Notification, context: _Context
+) -> Job:
+    recipient = recipient_of(subscriber)
+    message = Outgoing(
+        delivery_id=row.id,
+        idempotency_key=f"{row.notification_id}.{row.subscriber_id}",
+        kind=NotificationKind(notification.kind),
+        payload=notification.payload,
+        recipient=recipient,
+        links=links_for(
+            context.secret,
+            subscriber,
+            base_url=context.base_url,
+            incident_id=notification.incident_id,
+        ),
+        attempt=row.attempts,
+    )
+    return Job(message=message, destination=destination_of(recipient), created_at=row.created_at)
+
+
+def retry_delay(attempts: int, *, base: float, cap: float = RETRY_CAP_SECONDS) -> float:
+    """Seconds until the next try: doubling from `base` up to `cap`, jittered ±50 %."""
+    exponent = min(max(attempts - 1, 0), 30)
+    jitter: float = random.uniform(0.5, 1.5)  # noqa: S311 - not a secret
+    return min(cap, base * 2.0**exponent) * jitter
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+# --- the sending side ----------------------------------------------------------------------
+
+
+class DeliveryWorker:
+    """Claims and sends deliveries until stopped; run one per process (several on PostgreSQL).
+
+    `notifiers` maps each mode to the channel that sends it; by default every configured
+    channel is built from `settings`, and closed again when a run ends.
+    """
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        settings: Settings,
+        notifiers: Mapping[SubscriberMode, Notifier] | None = None,
+        *,
+        worker_id: str | None = None,
+    ) -> None:
+        self.id = worker_id or new_worker_id()
+        self.settings = settings
+        self.totals: Counter[Result] = Counter()
+        self._factory = factory
+        self._given = notifiers
+        self._context = _Context(secret=settings.resolved_secret_key(), base_url=settings.base_url)
+
+    async def run(self, stop: asyncio.Event, *, until_idle: bool = False) -> None:
+        """Deliver until `stop` is set, or with `until_idle` until nothing is due or in flight.
+
+        Then stop claiming, hand back the claims not yet started, finish the sends in
+        flight, record every outcome and return.
+        """
+        notifiers = self._given if self._given is not None else _build_notifiers(self.settings)
+        run = _Run(self, notifiers)
+        try:
+            await run.claim_until(stop, until_idle=until_idle)
+        finally:
+            await run.finish()
+            if self._given is None:
+                await _close(notifiers.values())
+        logger.info("delivery worker %s stopped: %s", self.id, dict(self.totals))
+
+    def claim_jobs(self, limit: int) -> list[Job]:
+        with transaction(self._factory) as session:
+            claimed = claim(session, worker_id=self.id, limit=limit, now=utcnow())
+            if not claimed:
+                return []
+            jobs = prepare(session, claimed, context=self._context, worker_id=self.id)
+        self.totals[Result.FAILED] += len(claimed) - len(jobs)
+        return jobs
+
+    def reclaim(self, keep: Collection[int] = ()) -> None:
+        with transaction(self._factory) as session:
+            taken = reclaim_expired(
+                session,
+                now=utcnow(),
+                lease_seconds=self.settings.delivery_lease_seconds,
+                keep=keep,
+            )
+        if taken:
+            logger.warning("took back %d deliveries whose lease ran out", taken)
+
+    def record(self, outcomes: Sequence[Outcome]) -> None:
+        with transaction(self._factory) as session:
+            record(
+                session,
+                outcomes,
+                worker_id=self.id,
+                now=utcnow(),
+                disable_after=self.settings.delivery_disable_after,
+            )
+        self.totals.update(o.result for o in outcomes)
+
+    def failure(self, job: Job, error: str, *, permanent: bool, started: float) -> Outcome:
+        """A permanent error fails the delivery; a temporary one is retried later, until
+        `delivery_retry_hours` after the delivery was queued."""
+        now = utcnow()
+        ms = _elapsed_ms(started)
+        expired = now - job.created_at >= timedelta(hours=self.settings.delivery_retry_hours)
+        if permanent or expired:
+            if not permanent:
+                error = f"gave up after {job.message.attempt} attempts: {error}"
+            return Outcome(
+                job.delivery_id,
+                job.subscriber_id,
+                Result.FAILED,
+                error=error,
+                duration_ms=ms,
+                counts_against_subscriber=True,
+            )
+        delay = retry_delay(job.message.attempt, base=self.settings.delivery_retry_base_seconds)
+        return Outcome(
+            job.delivery_id,
+            job.subscriber_id,
+            Result.RETRY,
+            error=error,
+            duration_ms=ms,
+            next_attempt_at=now + timedelta(seconds=delay),
+        )
+
+
+@dataclass
+class _Lane:
+    """One destination's sends: at most `per_destination` at a time, the rest queued."""
+
+    limit: asyncio.Semaphore
+    queued: int = 0
+    refused: bool = False
+    """Claims were turned away: say so once the queue has room again."""
+
+
+class _Lanes:
+    """Per-destination queues, so that a slow or dead receiver only slows its own messages.
+
+    Each destination keeps about QUEUE_SECONDS of work in memory at its recent pace;
+    claims beyond that go back to the table, due when their turn should come.
+    """
+
+    def __init__(self, per_destination: int, max_queue: int) -> None:
+        self.per_destination = per_destination
+        self.max_queue = max_queue
+        self.lanes: dict[str, _Lane] = {}
+        self.paces: dict[str, float] = {}
+        """Recent seconds per send to each destination (a moving average)."""
+
+    def admit(self, destination: str) -> _Lane | None:
+        """The lane to queue on, or None when the destination already has enough queued."""
+        lane = self.lanes.get(destination)
+        if lane is None:
+            lane = self.lanes[destination] = _Lane(asyncio.Semaphore(self.per_destination))
+        if lane.queued >= self._capacity(destination):
+            lane.refused = True
+            return None
+        lane.queued += 1
+        return lane
+
+    def leave(self, destination: str, lane: _Lane, seconds: float | None) -> bool:
+        """Count a send as done; return True if its lane, full before, now has room."""
+        lane.queued -= 1
+        if not lane.queued:
+            del self.lanes[destination]
+        if seconds is not None:
+            if len(self.paces) >= MAX_PACES and destination not in self.paces:
+                self.paces.clear()
+            pace = self._pace(destination)
+            self.paces[destination] = pace + PACE_WEIGHT * (seconds - pace)
+        if lane.refused and lane.queued <= self._capacity(destination) // 2:
+            lane.refused = False
+            return True
+        return False
+
+    def defer(self, destination: str) -> float:
+        """Seconds until claims turned away now should come back: when the destination's
+        queue should be down to half, at its recent pace. Those turned away together come
+        back together, so that they are claimed again in one batch."""
+        lane = self.lanes.get(destination)
+        backlog = (lane.queued if lane else 0) - self._capacity(destination) // 2
+        seconds = backlog * self._pace(destination) / self.per_destination
+        return min(max(seconds, MIN_DEFER_SECONDS), MAX_DEFER_SECONDS)
+
+    def _capacity(self, destination: str) -> int:
+        queue = int(self.per_destination * QUEUE_SECONDS / max(self._pace(destination), 1e-3))
+        return self.per_destination + min(self.max_queue, max(self.per_destination, queue))
+
+    def _pace(self, destination: str) -> float:
+        return self.paces.get(destination, FIRST_PACE_SECONDS)
+
+
+class _Run:
+    """One run of a worker: the claim loop, the sends in flight and the outcome writer."""
+
+    def __init__(self, worker: DeliveryWorker, notifiers: Mapping[SubscriberMode, Notifier]):
+        settings = worker.settings
+        self.worker = worker
+        self.notifiers = notifiers
+        self.batch_size = settings.delivery_batch_size
+        # At most this many claims are held in memory, whatever the fan-out's size.
+        self.max_held = settings.delivery_concurrency + 2 * settings.delivery_batch_size
+        self.timeout = settings.delivery_timeout_seconds
+        self.reclaim_every = min(max(settings.delivery_lease_seconds / 3, 0.5), 60.0)
+        self.slots = asyncio.Semaphore(settings.delivery_concurrency)
+        # One thread for all of this run's database work: claims and writes never wait
+        # on each other's locks (SQLite's busy handler waits by sleeping).
+        self.database = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deliveries")
+        self.lanes = _Lanes(settings.delivery_per_destination, 2 * settings.delivery_batch_size)
+        self.tasks: dict[asyncio.Task[None], Job] = {}
+        self.room = asyncio.Event()
+        self.drained = asyncio.Event()
+        self.outcomes: list[Outcome] = []
+        self.has_outcomes = asyncio.Event()
+        self.batch_full = asyncio.Event()
+        self.closing = False
+        self.deferred_until = 0.0
+        self.recorder = asyncio.create_task(self._record_forever())
+
+    # claiming
+
+    async def claim_until(self, stop: asyncio.Event, *, until_idle: bool) -> None:
+        next_reclaim = 0.0
+        # A recorder that died of a bug ends the run (finish() raises its error): claiming
+        # more would only pile up outcomes that cannot be written.
+        while not stop.is_set() and not self.recorder.done():
+            if time.monotonic() >= next_reclaim:
+                await self._guarded(partial(self.worker.reclaim, self._in_flight()))
+                next_reclaim = time.monotonic() + self.reclaim_every
+            # Cleared before claiming, so room made while the claim runs is not missed.
+            self.room.clear()
+            wanted = self.batch_size if self._has_room() else 0
+            jobs = await self._claim(wanted)
+            deferred = self._start(jobs)
+            if until_idle and self._idle(jobs):
+                return
+            await self._pause(stop, wanted=wanted, got=len(jobs), deferred=deferred)
+
+    def _has_room(self) -> bool:
+        return len(self.tasks) + self.batch_size <= self.max_held
+
+    def _in_flight(self) -> set[int]:
+        """Our claims not yet recorded: slow perhaps, but not abandoned."""
+        ids = {job.delivery_id for job in self.tasks.values()}
+        return ids.union(o.delivery_id for o in self.outcomes)
+
+    async def _claim(self, wanted: int) -> list[Job]:
+        if not wanted:
+            return []
+        jobs = await self._guarded(partial(self.worker.claim_jobs, wanted))
+        return jobs or []
+
+    async def _guarded(self, work: Callable[[], T]) -> T | None:
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.database, work)
+        except OperationalError:
+            # The database being away or locked must not stop the sends in flight;
+            # the next round tries again.
+            logger.exception("delivery worker could not reach the database")
+            return None
+
+    def _idle(self, jobs: list[Job]) -> bool:
+        return not jobs and not self.tasks and time.monotonic() >= self.deferred_until
+
+    async def _pause(self, stop: asyncio.Event, *, wanted: int, got: int, deferred: int) -> None:
+        """Claim again at once after a full batch that all found room; after a full
+        memory or a batch partly turned away, once room is made; otherwise poll."""
+        if wanted and got == wanted and not deferred:
+            return
+        if not wanted or deferred:
+            await _wait_any([stop, self.room], IDLE_POLL_SECONDS)
+            return
+        self.drained.clear()
+        await _wait_any([stop, self.drained] if self.tasks else [stop], IDLE_POLL_SECONDS)
+
+    # sending
+
+    def _start(self, jobs: list[Job]) -> int:
+        """Queue each job on its destination's lane; return how many were turned away."""
+        deferred = 0
+        for job in jobs:
+            lane = self.lanes.admit(job.destination)
+            if lane is None:
+                self._defer(job)
+                deferred += 1
+                continue
+            task = asyncio.create_task(self._deliver(job, lane))
+            self.tasks[task] = job
+            task.add_done_callback(self._done)
+        return deferred
+
+    def _defer(self, job: Job) -> None:
+        seconds = self.lanes.defer(job.destination)
+        self.deferred_until = max(self.deferred_until, time.monotonic() + seconds)
+        back = utcnow() + timedelta(seconds=seconds)
+        self._put(
+            Outcome(job.delivery_id, job.subscriber_id, Result.RELEASED, next_attempt_at=back)
+        )
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self.tasks.pop(task, None)
+        if len(self.tasks) + self.batch_size == self.max_held:
+            self.room.set()
+        if not self.tasks:
+            self.drained.set()
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("delivery task failed", exc_info=task.exception())
+
+    async def _deliver(self, job: Job, lane: _Lane) -> None:
+        outcome: Outcome | None = None
+        try:
+            outcome = await self._send_when_free(job, lane)
+        finally:
+            ms = outcome.duration_ms if outcome else None
+            if self.lanes.leave(job.destination, lane, None if ms is None else ms / 1000):
+                self.room.set()
+        self._put(outcome)
+
+    async def _send_when_free(self, job: Job, lane: _Lane) -> Outcome:
+        try:
+            async with lane.limit, self.slots:
+                job.started = True
+                return await self._attempt(job)
+        except asyncio.CancelledError:
+            if job.started:
+                raise
+            # Shutting down before this one got a slot: hand it back untouched.
+            return Outcome(job.delivery_id, job.subscriber_id, Result.RELEASED)
+
+    async def _attempt(self, job: Job) -> Outcome:
+        mode = job.message.recipient.mode
+        notifier = self.notifiers.get(mode)
+        started = time.monotonic()
+        if notifier is None:
+            return self.worker.failure(
+                job, f"no {mode.value} channel is configured", permanent=False, started=started
+            )
+        try:
+            async with asyncio.timeout(self.timeout):
+                await notifier.send(job.message)
+        except NotifyError as exc:
+            return self.worker.failure(job, exc.message, permanent=exc.permanent, started=started)
+        except TimeoutError:
+            error = f"no answer within {self.timeout:g} s"
+            return self.worker.failure(job, error, permanent=False, started=started)
+        except Exception as exc:
+            # A channel bug: retried like a temporary error rather than losing the message.
+            logger.exception("%s channel raised instead of NotifyError", mode.value)
+            error = f"internal error ({type(exc).__name__})"
+            return self.worker.failure(job, error, permanent=False, started=started)
+        return Outcome(
+            job.delivery_id, job.subscriber_id, Result.SENT, duration_ms=_elapsed_ms(started)
+        )
+
+    # recording
+
+    def _put(self, outcome: Outcome) -> None:
+        self.outcomes.append(outcome)
+        self.has_outcomes.set()
+        if len(self.outcomes) >= RECORD_EVERY:
+            self.batch_full.set()
+
+    async def _record_forever(self) -> None:
+        while True:
+            await self.has_outcomes.wait()
+            if not self.closing:
+                await _wait_any([self.batch_full], RECORD_AFTER_SECONDS)
+            batch, self.outcomes = self.outcomes, []
+            self.has_outcomes.clear()
+            self.batch_full.clear()
+            if batch:
+                await self._write(batch)
+            if self.closing and not self.outcomes:
+                return
+
+    async def _write(self, batch: list[Outcome]) -> None:
+        def write() -> bool:
+            self.worker.record(batch)
+            return True
+
+        for attempt in range(WRITE_TRIES):
+            if await self._guarded(write):
+                return
+            await asyncio.sleep(0.5 * 2**attempt)
+        # The rows stay claimed; once their lease runs out they are sent again.
+        logger.error("could not record %d delivery outcomes", len(batch))
+
+    async def finish(self) -> None:
+        for task, job in list(self.tasks.items()):
+            if not job.started:
+                task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.closing = True
+        self.has_outcomes.set()
+        try:
+            await self.recorder
+        finally:
+            self.database.shutdown(wait=False)
+
+
+async def _wait_any(events: list[asyncio.Event], timeout: float) -> None:
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+
+
+def _elapsed_ms(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)
+
+
+def _build_notifiers(settings: Settings) -> Mapping[SubscriberMode, Notifier]:
+    from tocsin.notify.channels import build_notifiers
+
+    return build_notifiers(settings)
+
+
+async def _close(notifiers: Iterable[Notifier]) -> None:
+    for notifier in set(notifiers):
+        with contextlib.suppress(Exception):
+            await notifier.aclose()
+
+
+# --- progress ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FanOut:
+    """How far one notification's deliveries have got."""
+
+    notification_id: str
+    kind: NotificationKind
+    title: str
+    created_at: datetime
+    counts: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def done(self) -> int:
+        return self.counts[DeliveryStatus.SENT] + self.counts[DeliveryStatus.FAILED]
+
+
+def fan_outs(session: Session, *, incident_id: str | None = None, limit: int = 10) -> list[FanOut]:
+    """The latest notifications (of one incident, or of any), oldest first, with counts."""
+    query = select(Notification).order_by(Notification.created_at.desc()).limit(limit)
+    if incident_id is not None:
+        query = query.where(Notification.incident_id == incident_id)
+    notes = list(reversed(session.scalars(query).all()))
+    counts = outbox.delivery_counts(session, notification_ids=[n.id for n in notes])
+    return [
+        FanOut(
+            notification_id=n.id,
+            kind=NotificationKind(n.kind),
+            title=_title(n.payload),
+            created_at=n.created_at,
+            counts=counts[n.id],
+        )
+        for n in notes
+    ]
+
+
+def _title(payload: dict[str, Any]) -> str:
+    incident = payload.get("incident")
+    if isinstance(incident, dict):
+        return str(incident.get("name", ""))
+    return ""
