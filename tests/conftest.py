@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -107,8 +108,16 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def client(settings: Settings, factory: sessionmaker[Session]) -> Iterator[TestClient]:
+    """A client whose every request first rebuilds the snapshots, as tests write rows
+    straight through `session` (another engine, and not always via `touch`)."""
     with TestClient(create_app(settings)) as client:
+        client.event_hooks["request"].append(lambda _: refresh_snapshots(client))
         yield client
+
+
+def refresh_snapshots(client: TestClient) -> None:
+    """Make the app's public side show everything committed so far."""
+    client.app.state.snapshots.refresh(everything=True)
 
 
 @dataclass(frozen=True)
@@ -179,6 +188,7 @@ def live_url(settings: Settings, tmp_path: Path, factory: sessionmaker[Session])
         "TOCSIN_DATABASE_URL": settings.database_url,
         "TOCSIN_VAR_DIR": str(tmp_path / "var"),
         "TOCSIN_RUN_WORKER": "false",
+        "TOCSIN_SNAPSHOT_POLL_SECONDS": "0.05",
     }
     server = subprocess.Popen(
         [sys.executable, "-m", "tocsin", "serve", "--no-migrate", "--port", str(port)],
@@ -195,6 +205,22 @@ def live_url(settings: Settings, tmp_path: Path, factory: sessionmaker[Session])
         server.communicate(timeout=10)
 
 
+def wait_for_snapshot(url: str, session: Session, page: Page) -> None:
+    """Wait until the server at `url` serves `page` as last committed: its public side
+    follows the database in the background (well within a second)."""
+    session.refresh(page)
+    want = page.updated_at.replace(microsecond=page.updated_at.microsecond // 1000 * 1000)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        response = httpx.get(f"{url}/api/v2/status.json", timeout=5)
+        if response.status_code == 200:
+            served = datetime.fromisoformat(response.json()["page"]["updated_at"])
+            if served >= want:
+                return
+        time.sleep(0.02)
+    raise TimeoutError("the server did not pick up the change")
+
+
 def _wait_until_up(url: str, server: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -208,7 +234,9 @@ def _wait_until_up(url: str, server: subprocess.Popen[bytes]) -> None:
     raise TimeoutError("server did not start")
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an event loop running in the main thread
+# while it is open, which would break every later test that runs asyncio.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """Debian's headless Chromium, driven by Playwright, shared by the browser tests."""
     assert CHROMIUM.exists(), "install Debian's chromium: apt-get install chromium"

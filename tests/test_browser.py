@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 from sqlalchemy.orm import Session
 
+from conftest import wait_for_snapshot
 from factories import reference_outage
 from tocsin.pages.models import Page as StatusPage
 
@@ -42,6 +43,7 @@ def test_the_incident_page_reads_line_by_line_in_a_browser(
     browser: Browser, live_url: str, session: Session, page: StatusPage
 ) -> None:
     incident_id = reference_outage(session, page)
+    wait_for_snapshot(live_url, session, page)
     tab, errors = _open(browser, f"{live_url}/incidents/{incident_id}", java_script_enabled=False)
     text = tab.inner_text("body")
     for line in (
@@ -62,6 +64,7 @@ def test_the_home_page_has_light_and_dark_themes(
     browser: Browser, live_url: str, session: Session, page: StatusPage
 ) -> None:
     reference_outage(session, page)
+    wait_for_snapshot(live_url, session, page)
     backgrounds = {}
     for scheme in ("light", "dark"):
         tab, errors = _open(browser, live_url, color_scheme=scheme)
@@ -79,6 +82,7 @@ def test_the_home_page_fits_a_phone_and_groups_fold_without_javascript(
     browser: Browser, live_url: str, session: Session, page: StatusPage
 ) -> None:
     reference_outage(session, page)
+    wait_for_snapshot(live_url, session, page)
     tab, _ = _open(
         browser,
         live_url,

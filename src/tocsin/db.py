@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import secrets
 import string
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, Engine, Enum, MetaData, String, create_engine, event
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -98,13 +100,37 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _follow_the_file(engine: Engine, path: Path) -> None:
+    """Drop a pooled connection whose database file was moved, deleted or replaced.
+
+    An open SQLite connection keeps reading its old file, so without this check a
+    database taken away (a restore, a failed disk) would go unnoticed by the pool.
+    """
+
+    def remember(_dbapi_connection: Any, record: Any) -> None:
+        with contextlib.suppress(OSError):
+            record.info["inode"] = path.stat().st_ino
+
+    def check(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        try:
+            inode = path.stat().st_ino
+        except OSError as exc:
+            raise DisconnectionError(f"database file {path} is gone") from exc
+        if record.info.get("inode") != inode:
+            raise DisconnectionError(f"database file {path} was replaced")
+
+    event.listen(engine, "connect", remember)
+    event.listen(engine, "checkout", check)
+
+
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            _follow_the_file(engine, Path(parsed.database))
         return engine
     return create_engine(url, pool_pre_ping=True)
 

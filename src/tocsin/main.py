@@ -25,6 +25,7 @@ from tocsin.lib.headers import SecurityHeaders
 from tocsin.lib.jsonsuffix import StripJsonSuffix
 from tocsin.lib.nulguard import RejectNul
 from tocsin.metrics import Metrics, RequestMetrics
+from tocsin.monitors import alert_routes as alert_hooks
 from tocsin.monitors import routes as monitor_routes
 from tocsin.pages import public_api
 from tocsin.pages import routes as page_routes
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(page_routes.router)
     app.include_router(subscribe_routes.router)
     app.include_router(monitor_routes.router)
+    app.include_router(alert_hooks.router)
     app.include_router(public_api.router)
     app.include_router(api_routes.router)
     app.include_router(api_docs.router)
@@ -181,7 +183,8 @@ def _is_outage(exc: Exception) -> bool:
 
 
 def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    # Machines call /api and /hooks: they get JSON errors, people get pages.
+    return request.url.path.startswith(("/api/", "/hooks/"))
 
 
 def _error(request: Request, status: int, message: str) -> Response:

@@ -225,7 +225,7 @@ def test_every_v1_key_is_present_and_never_an_empty_timestamp(
         "auto_transition_deliver_notifications_at_start",
         "auto_transition_to_maintenance_state", "auto_transition_to_operational_state",
         "scheduled_remind_prior", "scheduled_reminded_at", "scheduled_until", "shortlink",
-        "status", "updated_at", "reminder_intervals", "started_at", "backfilled",
+        "status", "updated_at", "reminder_intervals", "started_at", "backfilled", "draft",
     }  # fmt: skip
     assert set(body) == expected
     assert set(body["incident_updates"][0]) == {

@@ -1,33 +1,19 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from conftest import Persona
 from factories import component
 from tocsin.components.models import Component
 from tocsin.incidents.models import Incident
 from tocsin.incidents.status import IncidentStatus
-from tocsin.main import create_app
-from tocsin.monitors import alert_routes, alerts
+from tocsin.monitors import alerts
 from tocsin.monitors.models import AlertSource, Monitor, MonitorKind, MonitorState
 from tocsin.pages.models import Page
-from tocsin.settings import Settings
-
-
-@pytest.fixture
-def client(settings: Settings, factory: sessionmaker[Session]) -> Iterator[TestClient]:
-    """The app, with the hook routes mounted even before main.py includes them."""
-    app = create_app(settings)
-    if not any(getattr(r, "path", "") == "/hooks/{kind}/{token}" for r in app.routes):
-        app.include_router(alert_routes.router)
-    with TestClient(app) as client:
-        yield client
 
 
 def url(page: Page, suffix: str = "") -> str:

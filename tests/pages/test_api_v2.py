@@ -439,7 +439,9 @@ def test_every_endpoint_is_cacheable_json_open_to_other_origins(
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
     assert response.headers["access-control-allow-origin"] == "*"
-    assert response.headers["cache-control"] == "public, max-age=10, stale-while-revalidate=30"
+    assert response.headers["cache-control"] == (
+        "public, max-age=10, stale-while-revalidate=30, stale-if-error=86400"
+    )
     assert response.json()["page"]["id"] == page.id
 
 

@@ -139,3 +139,14 @@ def test_the_calendar_has_one_event_per_maintenance_in_utc(
     assert upgrade.decoded("last-modified").utcoffset() == timedelta(0)
     assert str(events["Network work"]["uid"]) == f"{second}@testserver"
     assert client.get("/maintenance.ics").content == response.content
+
+
+def test_a_name_of_only_control_characters_still_makes_valid_feeds(
+    client: TestClient, session: Session, page: Page
+) -> None:
+    incidents.create_incident(session, page=page, data=IncidentCreate(name="\x01\x02"), actor=CLI)
+    session.commit()
+    for path in ("/history.rss", "/history.atom"):
+        parsed = feedparser.parse(client.get(path).content)
+        assert not parsed.bozo
+        assert parsed.entries[0].title == "Untitled incident"

@@ -7,10 +7,11 @@ answers 404; a body that is not the kind's JSON shape answers 422.
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
+from tocsin.api.v1.common import ErrorEntity, error_responses
 from tocsin.db import utcnow
 from tocsin.deps import SessionDep
 from tocsin.errors import DomainError, NotFound
@@ -43,7 +44,13 @@ async def read_capped(request: Request) -> bytes:
 RawBody = Annotated[bytes, Depends(read_capped)]
 
 
-@router.post("/hooks/{kind}/{token}")
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **error_responses(404, 422),
+    413: {"model": ErrorEntity, "description": "The body is larger than 1 MB."},
+}
+
+
+@router.post("/hooks/{kind}/{token}", responses=_RESPONSES)
 def receive(kind: str, token: str, raw: RawBody, session: SessionDep) -> dict[str, int]:
     """Record the alerts of one notification against the source's rules."""
     try:

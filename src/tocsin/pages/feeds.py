@@ -74,7 +74,8 @@ def _generator(state: PageState, self_path: str) -> FeedGenerator:
         entry = feed.add_entry(order="append")
         entry.id(url)
         entry.guid(url, permalink=True)
-        entry.title(xml_text(view.name))
+        # feedgen refuses an empty title, and a name of control characters cleans to "".
+        entry.title(xml_text(view.name).strip() or "Untitled incident")
         entry.link(href=url, rel="alternate")
         entry.published(_published(view))
         entry.updated(view.updated_at)

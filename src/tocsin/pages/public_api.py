@@ -1,13 +1,13 @@
 """Public, unauthenticated artifacts: the Status API v2, feeds, calendar and badges.
 
-Handlers only pick the page (by Host) and wrap a body built from its
-`PageState` with caching headers, so each body can also be served from a
-snapshot or exported as a static file.
+`serve.ServeSnapshots` answers these paths from the page's snapshot before any
+route runs; the routes stay for the OpenAPI document, for what the snapshot
+leaves (unknown components) and for badges with a custom label or colour,
+which render from the snapshot's in-memory state. None of them queries the database.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -18,59 +18,27 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 from tocsin.errors import NotFound
-from tocsin.pages import badges, feeds, v2
-from tocsin.pages.deps import StateDep
+from tocsin.pages import badges, serve, v2
+from tocsin.pages.deps import SnapshotDep
+from tocsin.pages.routes import artifact_response
+from tocsin.pages.snapshot import BADGE_CACHE, SVG, make_artifact
 from tocsin.pages.view import PageState
 
 router = APIRouter()
 
-API_CACHE = "public, max-age=10, stale-while-revalidate=30"
-FEED_CACHE = "public, max-age=60"
-# Badges are revalidated on every view (cheap with the ETag), so an embedded
-# badge never shows a stale status for long.
-BADGE_CACHE = "no-cache"
-CORS = {"Access-Control-Allow-Origin": "*"}
 PREFLIGHT = {
-    **CORS,
+    "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
     "Access-Control-Allow-Headers": "Authorization, Content-Type",
     "Access-Control-Max-Age": "86400",
 }
 _TAG = "Public status API v2"
+_METHODS = ["GET", "HEAD"]
 
 
-def _etag_matches(header: str | None, etag: str) -> bool:
-    if not header:
-        return False
-    tags = {tag.strip().removeprefix("W/") for tag in header.split(",")}
-    return "*" in tags or etag in tags
-
-
-def _cached(
-    request: Request,
-    body: bytes,
-    *,
-    media_type: str,
-    cache_control: str,
-    headers: dict[str, str] | None = None,
-) -> Response:
-    """`body` with a strong ETag, or an empty 304 if the client already has it."""
-    etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
-    all_headers = {**(headers or {}), "ETag": etag, "Cache-Control": cache_control}
-    if _etag_matches(request.headers.get("if-none-match"), etag):
-        return Response(status_code=304, headers=all_headers)
-    return Response(body, media_type=media_type, headers=all_headers)
-
-
-def _v2_endpoint(build: Callable[[PageState], v2.JSONDict]) -> Callable[..., Response]:
-    def endpoint(request: Request, state: StateDep) -> Response:
-        return _cached(
-            request,
-            v2.encode(build(state)),
-            media_type="application/json",
-            cache_control=API_CACHE,
-            headers=CORS,
-        )
+def _v2_endpoint(path: str) -> Callable[..., Response]:
+    def endpoint(request: Request, snapshot: SnapshotDep) -> Response:
+        return artifact_response(request, snapshot, f"/api/v2/{path}", "resource")
 
     return endpoint
 
@@ -84,7 +52,8 @@ def _responses(shape: str) -> dict[int | str, dict[str, Any]]:
     }
 
 
-# (path, body, its shape in v2.SCHEMAS, summary, Statuspage's own description)
+# (path, body, its shape in v2.SCHEMAS, summary, Statuspage's own description); the
+# bodies themselves come from `snapshot.V2_BODIES`.
 _V2: tuple[tuple[str, Callable[[PageState], v2.JSONDict], str, str, str], ...] = (
     (
         "summary.json", v2.summary, "summary", "Summary",
@@ -137,7 +106,9 @@ _V2: tuple[tuple[str, Callable[[PageState], v2.JSONDict], str, str, str], ...] =
 for _path, _build, _shape, _summary, _description in _V2:
     router.add_api_route(
         f"/api/v2/{_path}",
-        _v2_endpoint(_build),
+        _v2_endpoint(_path),
+        # HEAD is answered by `serve.ServeSnapshots`; a second method here would
+        # duplicate the operation in the OpenAPI document.
         methods=["GET"],
         name=f"v2_{_build.__name__}",
         summary=_summary,
@@ -171,37 +142,15 @@ router.add_api_route(
 )
 
 
-@router.get("/history.rss", include_in_schema=False)
-def history_rss(request: Request, state: StateDep) -> Response:
-    return _cached(
-        request,
-        feeds.rss(state),
-        media_type="application/rss+xml; charset=utf-8",
-        cache_control=FEED_CACHE,
-        headers=CORS,
-    )
+def _feed_endpoint(path: str) -> Callable[..., Response]:
+    def endpoint(request: Request, snapshot: SnapshotDep) -> Response:
+        return artifact_response(request, snapshot, path, "feed")
+
+    return endpoint
 
 
-@router.get("/history.atom", include_in_schema=False)
-def history_atom(request: Request, state: StateDep) -> Response:
-    return _cached(
-        request,
-        feeds.atom(state),
-        media_type="application/atom+xml; charset=utf-8",
-        cache_control=FEED_CACHE,
-        headers=CORS,
-    )
-
-
-@router.get("/maintenance.ics", include_in_schema=False)
-def maintenance_calendar(request: Request, state: StateDep) -> Response:
-    return _cached(
-        request,
-        feeds.calendar(state),
-        media_type="text/calendar; charset=utf-8",
-        cache_control=FEED_CACHE,
-        headers=CORS,
-    )
+for _feed in ("/history.rss", "/history.atom", "/maintenance.ics"):
+    router.add_api_route(_feed, _feed_endpoint(_feed), methods=_METHODS, include_in_schema=False)
 
 
 LabelQuery = Annotated[str | None, Query(max_length=200)]
@@ -209,27 +158,34 @@ ColorQuery = Annotated[str | None, Query(max_length=64)]
 
 
 def _svg(request: Request, body: bytes) -> Response:
-    return _cached(
-        request, body, media_type="image/svg+xml; charset=utf-8", cache_control=BADGE_CACHE
+    """A badge drawn for this request (custom label or colour), negotiated like the rest."""
+    artifact = make_artifact(body, SVG, cache_control=BADGE_CACHE)
+    status, headers, content = serve.respond(
+        artifact,
+        accept_encoding=request.headers.get("accept-encoding"),
+        if_none_match=request.headers.get("if-none-match"),
     )
+    response = Response(content, status_code=status)
+    response.raw_headers = headers
+    return response
 
 
-@router.get("/badge.svg", include_in_schema=False)
+@router.api_route("/badge.svg", methods=_METHODS, include_in_schema=False)
 def page_badge(
-    request: Request, state: StateDep, label: LabelQuery = None, color: ColorQuery = None
+    request: Request, snapshot: SnapshotDep, label: LabelQuery = None, color: ColorQuery = None
 ) -> Response:
-    return _svg(request, badges.page_badge(state, label=label, color=color))
+    return _svg(request, badges.page_badge(snapshot.state, label=label, color=color))
 
 
-@router.get("/components/{component_id}/badge.svg", include_in_schema=False)
+@router.api_route("/components/{component_id}/badge.svg", methods=_METHODS, include_in_schema=False)
 def component_badge(
     component_id: str,
     request: Request,
-    state: StateDep,
+    snapshot: SnapshotDep,
     label: LabelQuery = None,
     color: ColorQuery = None,
 ) -> Response:
-    body = badges.component_badge(state, component_id, label=label, color=color)
+    body = badges.component_badge(snapshot.state, component_id, label=label, color=color)
     if body is None:
         raise NotFound(f"component {component_id} not found")
     return _svg(request, body)

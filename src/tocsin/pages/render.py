@@ -24,6 +24,8 @@ from tocsin.incidents.status import LABELS as INCIDENT_LABELS
 from tocsin.incidents.status import IncidentKind, IncidentStatus
 from tocsin.lib.markdown import render_markdown
 from tocsin.lib.timefmt import format_date, format_month, format_timestamp, gap_note
+from tocsin.pages import sparkline
+from tocsin.pages.links import LIVE, Links, export_path
 from tocsin.pages.view import (
     AffectedComponent,
     ComponentView,
@@ -65,6 +67,8 @@ def _environment() -> Environment:
         iso=datetime.isoformat,
         percent=format_percent,
         bar_label=bar_label,
+        sparkline=sparkline.polylines,
+        sparkline_label=sparkline.label,
     )
     env.globals.update(component_labels=COMPONENT_LABELS, incident_labels=INCIDENT_LABELS)
     return env
@@ -170,15 +174,21 @@ def past_days(state: PageState, days: int = PAST_DAYS) -> list[tuple[date, list[
 
 
 class Renderer:
-    """Renders the public pages to UTF-8 HTML. Build one and reuse it."""
+    """Renders the public pages to UTF-8 HTML. Build one and reuse it.
 
-    def __init__(self) -> None:
+    With `relative_links`, pages link to each other by relative file paths (see
+    `links.export_path`), for a static export that works under any host and prefix.
+    """
+
+    def __init__(self, *, relative_links: bool = False) -> None:
         self._env = _environment()
+        self._relative_links = relative_links
 
     def home(self, state: PageState) -> bytes:
         return self._render(
             "pages/home.html",
             state,
+            "/",
             components=visible_components(state.components),
             past_days=past_days(state),
         )
@@ -191,6 +201,7 @@ class Renderer:
         return self._render(
             "pages/incident.html",
             state,
+            f"/incidents/{incident_id}",
             incident=incident,
             entries=entries(incident),
             affected=affected_by_group(incident),
@@ -203,7 +214,11 @@ class Renderer:
         if incident is None or incident.writeup is None or not incident.writeup.body:
             return None
         return self._render(
-            "pages/writeup.html", state, incident=incident, writeup=incident.writeup
+            "pages/writeup.html",
+            state,
+            f"/incidents/{incident_id}/write-up",
+            incident=incident,
+            writeup=incident.writeup,
         )
 
     def history(self, state: PageState, page_number: int) -> bytes | None:
@@ -225,6 +240,7 @@ class Renderer:
         return self._render(
             "pages/history.html",
             state,
+            f"/history?page={page_number}",
             months=[(key, list(group)) for key, group in groupby(shown, key=month)],
             page_number=page_number,
             page_count=page_count,
@@ -242,18 +258,22 @@ class Renderer:
         except ValueError:
             title = "Error"
         html = self._env.get_template("pages/error.html").render(
-            page=None, accent=None, logo_url=None, title=title, message=message
+            page=None, accent=None, logo_url=None, title=title, message=message, link=LIVE
         )
         return html.encode("utf-8")
 
-    def _render(self, template: str, state: PageState, **context: Any) -> bytes:
+    def _render(self, template: str, state: PageState, path: str, **context: Any) -> bytes:
+        """Render the page at site path `path` (its links are relative to it, if asked)."""
         page = state.page
+        link = Links(export_path(path), page.url) if self._relative_links else LIVE
+        logo_url = web_url(page.logo_url, allow_root_relative=True)
         html = self._env.get_template(template).render(
             state=state,
             page=page,
             zone=page.zone,
             accent=valid_accent(page.accent_color),
-            logo_url=web_url(page.logo_url, allow_root_relative=True),
+            logo_url=link(logo_url) if logo_url else None,
+            link=link,
             **context,
         )
         return html.encode("utf-8")

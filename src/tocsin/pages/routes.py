@@ -1,49 +1,62 @@
+"""The public HTML pages. `serve.ServeSnapshots` answers them first; these routes
+answer what it leaves (unknown ids, invalid query parameters) with the same rules."""
+
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from tocsin.errors import NotFound
-from tocsin.pages.deps import RendererDep, StateDep
+from tocsin.pages import serve
+from tocsin.pages.deps import SnapshotDep
 
 router = APIRouter(include_in_schema=False)
 
-_HTML = "text/html; charset=utf-8"
+_METHODS = ["GET", "HEAD"]
 
 
-def _html(body: bytes | None, what: str) -> Response:
-    if body is None:
+def artifact_response(request: Request, snapshot: SnapshotDep, key: str, what: str) -> Response:
+    """The snapshot's artifact at `key`, negotiated like the middleware does; 404 if none."""
+    artifact = snapshot.get(key)
+    if artifact is None:
         raise NotFound(f"{what} not found")
-    return Response(body, media_type=_HTML, headers={"Cache-Control": "public, max-age=10"})
-
-
-@router.get("/", response_class=HTMLResponse)
-def home(state: StateDep, renderer: RendererDep) -> Response:
-    return _html(renderer.home(state), "page")
-
-
-@router.get("/incidents/{incident_id}", response_class=HTMLResponse)
-def incident(incident_id: str, state: StateDep, renderer: RendererDep) -> Response:
-    return _html(renderer.incident(state, incident_id), "incident")
-
-
-@router.get("/incidents/{incident_id}/write-up", response_class=HTMLResponse)
-def writeup(incident_id: str, state: StateDep, renderer: RendererDep) -> Response:
-    return _html(renderer.writeup(state, incident_id), "write-up")
-
-
-@router.get("/theme.css")
-def theme(state: StateDep, renderer: RendererDep) -> Response:
-    """The page's branding as CSS, so that no page carries an inline style."""
-    return Response(
-        renderer.theme(state),
-        media_type="text/css",
-        headers={"Cache-Control": "public, max-age=300"},
+    status, headers, body = serve.respond(
+        artifact,
+        accept_encoding=request.headers.get("accept-encoding"),
+        if_none_match=request.headers.get("if-none-match"),
     )
+    response = Response(body, status_code=status)
+    response.raw_headers = headers
+    return response
 
 
-@router.get("/history", response_class=HTMLResponse)
+@router.api_route("/", methods=_METHODS, response_class=HTMLResponse)
+def home(request: Request, snapshot: SnapshotDep) -> Response:
+    return artifact_response(request, snapshot, "/", "page")
+
+
+@router.api_route("/incidents/{incident_id}", methods=_METHODS, response_class=HTMLResponse)
+def incident(incident_id: str, request: Request, snapshot: SnapshotDep) -> Response:
+    return artifact_response(request, snapshot, f"/incidents/{incident_id}", "incident")
+
+
+@router.api_route(
+    "/incidents/{incident_id}/write-up", methods=_METHODS, response_class=HTMLResponse
+)
+def writeup(incident_id: str, request: Request, snapshot: SnapshotDep) -> Response:
+    return artifact_response(request, snapshot, f"/incidents/{incident_id}/write-up", "write-up")
+
+
+@router.api_route("/theme.css", methods=_METHODS)
+def theme(request: Request, snapshot: SnapshotDep) -> Response:
+    """The page's branding as CSS, so that no page carries an inline style."""
+    return artifact_response(request, snapshot, "/theme.css", "theme")
+
+
+@router.api_route("/history", methods=_METHODS, response_class=HTMLResponse)
 def history(
-    state: StateDep, renderer: RendererDep, page: int = Query(default=1, ge=1, le=100_000)
+    request: Request,
+    snapshot: SnapshotDep,
+    page: int = Query(default=1, ge=1, le=serve.MAX_HISTORY_PAGE),
 ) -> Response:
-    return _html(renderer.history(state, page), "history page")
+    return artifact_response(request, snapshot, f"/history?page={page}", "history page")

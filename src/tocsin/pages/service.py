@@ -1,6 +1,9 @@
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from datetime import datetime
+from typing import NamedTuple
+
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from tocsin.audit import service as audit
@@ -79,6 +82,33 @@ def _check_domain_free(session: Session, page: Page, domain: str) -> None:
         raise Conflict(f"the domain {domain} is already used by another page")
 
 
+NOTIFY_CHANNEL = "tocsin_pages"
+TOUCHED = "tocsin_touched_pages"
+
+
+class PageVersion(NamedTuple):
+    id: str
+    domain: str | None
+    updated_at: datetime
+
+
 def touch(session: Session, page_id: str) -> None:
-    """Mark the page's public content as changed (v2 `page.updated_at`)."""
+    """Mark the page's public content as changed (v2 `page.updated_at`).
+
+    The page id is also kept in `session.info[TOUCHED]`, so that an after-commit
+    hook in this process can rebuild the page's snapshot at once; on PostgreSQL a
+    NOTIFY, delivered when the transaction commits, tells the other processes.
+    """
     session.execute(update(Page).where(Page.id == page_id).values(updated_at=utcnow()))
+    session.info.setdefault(TOUCHED, set()).add(page_id)
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_notify(NOTIFY_CHANNEL, page_id)))
+
+
+def page_versions(session: Session) -> list[PageVersion]:
+    """Every page's id, domain and version (`updated_at`), default page first: the cheap
+    query that tells a snapshot store what to rebuild."""
+    rows = session.execute(
+        select(Page.id, Page.domain, Page.updated_at).order_by(Page.created_at, Page.id)
+    )
+    return [PageVersion(*row) for row in rows]

@@ -14,6 +14,7 @@ from tocsin.components.uptime import DEFAULT_DAYS, Uptime, compute_uptime, merge
 from tocsin.incidents import service as incidents
 from tocsin.incidents.models import Incident, IncidentUpdate
 from tocsin.incidents.status import IncidentKind
+from tocsin.pages import response_times
 from tocsin.pages.models import Page
 from tocsin.pages.view import (
     AffectedComponent,
@@ -38,11 +39,13 @@ def load_state(session: Session, *, page: Page, now: datetime, base_url: str) ->
         session, component_ids=[r.id for r in rows if not r.is_group], since=window_start
     )
     tree = _component_tree(rows, history, page, now, zone)
+    tree = response_times.attach(session, rows=rows, tree=tree, now=now)
     leaves = [r.status for r in rows if not r.is_group]
     indicator, description = overall_status(leaves)
     all_incidents = [
         _incident_view(incident, by_id)
         for incident in incidents.list_incidents(session, page_id=page.id)
+        if not incident.draft
     ]
     realtime = tuple(i for i in all_incidents if i.kind is IncidentKind.INCIDENT)
     maintenances = tuple(

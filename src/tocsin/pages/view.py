@@ -45,6 +45,18 @@ class DayBar:
 
 
 @dataclass(frozen=True)
+class ResponseTimes:
+    """What a component's monitors measured over the last hours, from hourly rollups.
+
+    `latency_ms` has one median per hour, oldest first, None for an hour without checks.
+    """
+
+    hours: int
+    latency_ms: tuple[float | None, ...]
+    uptime_percent: float | None
+
+
+@dataclass(frozen=True)
 class ComponentView:
     id: str
     name: str
@@ -61,6 +73,8 @@ class ComponentView:
     children: tuple[ComponentView, ...] = ()
     bars: tuple[DayBar, ...] = ()
     uptime_percent: float | None = None
+    response_times: ResponseTimes | None = None
+    """Only for components that opted in (`show_response_times`)."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,56 @@
+"""A response-time sparkline as SVG polyline points: no script, no inline style."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tocsin.pages.view import ResponseTimes
+
+WIDTH = 240
+HEIGHT = 32
+PAD = 2
+
+
+def polylines(values: Sequence[float | None]) -> list[str]:
+    """The `points` attribute of one polyline per run of measured hours.
+
+    x spreads the values over WIDTH; y maps the lowest value to the bottom and the highest
+    to the top (a flat line sits in the middle). An hour without checks breaks the line; a
+    run of one hour is drawn as a short dash.
+    """
+    measured = [v for v in values if v is not None]
+    if not measured:
+        return []
+    low, high = min(measured), max(measured)
+    step = WIDTH / max(len(values) - 1, 1)
+    runs: list[list[tuple[float, float]]] = [[]]
+    for index, value in enumerate(values):
+        if value is None:
+            runs.append([])
+            continue
+        runs[-1].append((index * step, _y(value, low, high)))
+    return [_points(run, step) for run in runs if run]
+
+
+def _y(value: float, low: float, high: float) -> float:
+    if high == low:
+        return HEIGHT / 2
+    return PAD + (high - value) / (high - low) * (HEIGHT - 2 * PAD)
+
+
+def _points(run: list[tuple[float, float]], step: float) -> str:
+    if len(run) == 1:
+        x, y = run[0]
+        run = [(max(x - step / 4, 0), y), (min(x + step / 4, WIDTH), y)]
+    return " ".join(f"{x:.1f},{y:.1f}" for x, y in run)
+
+
+def label(times: ResponseTimes) -> str:
+    """The text alternative: the range and the latest median, in whole milliseconds."""
+    measured = [v for v in times.latency_ms if v is not None]
+    if not measured:
+        return f"No response times in the last {times.hours} hours"
+    return (
+        f"Median response time over the last {times.hours} hours: "
+        f"{min(measured):.0f}–{max(measured):.0f} ms, latest {measured[-1]:.0f} ms"
+    )
