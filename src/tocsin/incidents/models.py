@@ -55,7 +55,9 @@ class Incident(IdMixin, TimestampMixin, Base):
         order_by="IncidentUpdate.display_at.desc()",
     )
     components: Mapped[list[IncidentComponent]] = relationship(
-        back_populates="incident", cascade="all, delete-orphan"
+        back_populates="incident",
+        cascade="all, delete-orphan",
+        order_by="IncidentComponent.component_id",
     )
 
 
