@@ -57,6 +57,9 @@ def links_in(path: Path) -> list[str]:
 
 
 def _state(session: Session, page: Page) -> PageState:
+    # Read from the database as the app does, not from collections this session built
+    # by appending (their order is creation order, the database's is by id).
+    session.expire_all()
     return load_state(session, page=page, now=utcnow(), base_url="http://testserver")
 
 
