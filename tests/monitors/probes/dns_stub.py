@@ -70,17 +70,25 @@ def running(
         args += ["--zone", str(workdir / "zone")]
     if upstream is not None:
         args += ["--upstream", str(upstream.port)]
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    if not line.strip().isdigit():
-        process.kill()
-        raise RuntimeError("the DNS stub did not start")
-    stub = DnsStub(process, int(line), control)
+    stub = _start(args, control)
     try:
         yield stub
     finally:
         stub.stop()
+
+
+def _start(args: list[str], control: Path) -> DnsStub:
+    # The stub takes a free UDP port and then the same TCP port, which another process
+    # may hold by then ("address already in use"); a new attempt picks another port.
+    for _ in range(5):
+        process = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if line.strip().isdigit():
+            return DnsStub(process, int(line), control)
+        process.kill()
+        process.communicate()
+    raise RuntimeError("the DNS stub did not start")
 
 
 # --- the server process ----------------------------------------------------------------------
