@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tocsin import __version__, worker
+from tocsin.admin import routes as admin_routes
+from tocsin.admin.auth import SignInRequired, sign_in_redirect
 from tocsin.api import docs as api_docs
 from tocsin.api import routes as api_routes
 from tocsin.db import make_engine, make_sessionmaker, transaction
@@ -98,6 +100,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(public_api.router)
     app.include_router(api_routes.router)
     app.include_router(api_docs.router)
+    for router in admin_routes.routers():
+        app.include_router(router)
     _install_error_handlers(app)
 
     @app.get("/favicon.ico", include_in_schema=False)
@@ -201,6 +205,8 @@ def _error(request: Request, status: int, message: str) -> Response:
 def _install_error_handlers(app: FastAPI) -> None:
     async def domain_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, DomainError)
+        if isinstance(exc, SignInRequired):
+            return sign_in_redirect(exc.next_url)
         return _error(request, exc.status_code, exc.message)
 
     async def http_error(request: Request, exc: Exception) -> Response:

@@ -7,6 +7,7 @@ import logging
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from tocsin.accounts import mailer, signin
 from tocsin.db import transaction
 from tocsin.incidents import service as incidents
 from tocsin.monitors.scheduler import run_monitors
@@ -22,6 +23,7 @@ RESTART_AFTER_SECONDS = 5.0
 def run_scheduled_jobs(factory: sessionmaker[Session]) -> int:
     """Run one round of time-driven jobs; return how many things changed."""
     with transaction(factory) as session:
+        signin.prune_sessions(session)
         reminded = incidents.send_maintenance_reminders(session)
         return reminded + incidents.advance_maintenances(session)
 
@@ -42,6 +44,7 @@ async def run_forever(
         loops.append(run_monitors(factory, settings, stop=stop))
         # Publish targets: static copies of each page, synced on every change (publish/worker.py).
         loops.append(run_publishing(factory, settings, stop=stop))
+        loops.append(_run_account_emails(factory, settings, stop=stop))
     await asyncio.gather(*loops)
 
 
@@ -57,6 +60,18 @@ async def _run_scheduled(
             # A database hiccup must not kill the loop; the next round retries.
             logger.exception("scheduled jobs failed")
         await _sleep(stop, interval)
+
+
+async def _run_account_emails(
+    factory: sessionmaker[Session], settings: Settings, *, stop: asyncio.Event
+) -> None:
+    """Invitations and password resets: few, and wanted within seconds."""
+    while not stop.is_set():
+        try:
+            await mailer.send_due(factory, settings)
+        except Exception:
+            logger.exception("sending account emails failed")
+        await _sleep(stop, 1.0)
 
 
 async def run_deliveries(deliveries: DeliveryWorker, *, stop: asyncio.Event) -> None:

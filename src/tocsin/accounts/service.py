@@ -88,6 +88,17 @@ def role_on(session: Session, *, user_id: str, page_id: str) -> Role | None:
     return None if membership is None else membership.role
 
 
+def pages_of_user(session: Session, *, user_id: str) -> list[tuple[Page, Role]]:
+    """The pages the user has a role on, with that role, by page name."""
+    rows = session.execute(
+        select(Page, Membership.role)
+        .join(Membership, Membership.page_id == Page.id)
+        .where(Membership.user_id == user_id)
+        .order_by(Page.name, Page.id)
+    )
+    return [(page, role) for page, role in rows]
+
+
 def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 

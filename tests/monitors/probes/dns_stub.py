@@ -161,7 +161,8 @@ class Answerer:
             response.set_rcode(dns.rcode.SERVFAIL)
             return
         expires, upstream = cached
-        left = int(expires - now)
+        # round, not int: (now + ttl) - now can come out a hair under ttl.
+        left = round(expires - now)
         response.set_rcode(upstream.rcode())
         for section, source in (
             (response.answer, upstream.answer),

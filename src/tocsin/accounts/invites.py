@@ -1,0 +1,212 @@
+"""Invitations to a page, password resets, and the emails that carry their links.
+
+Both links carry a random or signed token; the emails are rows in `account_emails`,
+written in the same transaction as the change and sent by the worker (`mailer.py`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tocsin.accounts import service as accounts
+from tocsin.accounts.models import AccountEmail, Invitation, Membership, Role, User
+from tocsin.audit import service as audit
+from tocsin.audit.service import Actor
+from tocsin.errors import Conflict, Invalid, NotFound
+from tocsin.lib import signing
+from tocsin.pages.models import Page
+
+INVITATION_LIFETIME = timedelta(days=7)
+RESET_LIFETIME = timedelta(hours=1)
+_RESET = "password-reset"
+
+
+@dataclass(frozen=True)
+class NewInvitation:
+    invitation: Invitation
+    token: str
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def queue_email(session: Session, *, to: str, subject: str, body: str) -> AccountEmail:
+    email = AccountEmail(to_address=to, subject=subject[:255], body=body[:10000])
+    session.add(email)
+    return email
+
+
+def invite(
+    session: Session,
+    *,
+    page: Page,
+    email: str,
+    role: Role,
+    base_url: str,
+    now: datetime,
+    actor: Actor,
+) -> NewInvitation:
+    email = email.strip().lower()
+    existing = session.scalars(select(User).where(User.email == email)).first()
+    if existing is not None and accounts.role_on(session, user_id=existing.id, page_id=page.id):
+        raise Conflict(f"{email} is already a member of this page")
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation(
+        page_id=page.id,
+        email=email,
+        role=role,
+        token_hash=_digest(token),
+        invited_by=actor.user_id,
+        created_at=now,
+        expires_at=now + INVITATION_LIFETIME,
+    )
+    session.add(invitation)
+    session.flush()
+    link = f"{base_url.rstrip('/')}/admin/invitations/{token}"
+    queue_email(
+        session,
+        to=email,
+        subject=f"You are invited to manage {page.name}'s status page",
+        body=(
+            f"{actor.label} invited you to {page.name}'s status page on Tocsin as "
+            f"{role.value}.\n\nAccept the invitation (the link works for 7 days):\n{link}\n\n"
+            "If you did not expect this, ignore this email.\n"
+        ),
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="invitation.create",
+        page_id=page.id,
+        object_type="invitation",
+        object_id=invitation.id,
+        changes={"email": email, "role": role.value},
+    )
+    return NewInvitation(invitation=invitation, token=token)
+
+
+def find_invitation(session: Session, token: str, *, now: datetime) -> Invitation:
+    invitation = session.scalars(
+        select(Invitation).where(Invitation.token_hash == _digest(token))
+    ).first()
+    if (
+        invitation is None
+        or invitation.accepted_at is not None
+        or invitation.revoked_at is not None
+        or invitation.expires_at <= now
+    ):
+        raise NotFound("this invitation is not valid any more: ask for a new one")
+    return invitation
+
+
+def accept(
+    session: Session,
+    *,
+    invitation: Invitation,
+    password: str | None,
+    signed_in: User | None,
+    now: datetime,
+    ip: str | None,
+) -> User:
+    """Join the page: as the signed-in user, as the existing account of the invited
+    address (its password checked), or as a new account with `password`."""
+    user = signed_in or session.scalars(select(User).where(User.email == invitation.email)).first()
+    if user is None:
+        if not password or len(password) < 10:
+            raise Invalid("choose a password of at least 10 characters")
+        if len(password) > 1024:
+            raise Invalid("the password is too long (1024 characters at most)")
+        user = User(email=invitation.email, password_hash=accounts.hash_password(password))
+        session.add(user)
+        session.flush()
+    elif signed_in is None and not (password and accounts.verify_password(user, password)):
+        raise Invalid("this address has an account: enter its password to accept")
+    if session.get(Membership, (user.id, invitation.page_id)) is None:
+        session.add(Membership(user_id=user.id, page_id=invitation.page_id, role=invitation.role))
+    invitation.accepted_at = now
+    audit.record(
+        session,
+        actor=Actor(user.email, user_id=user.id, ip=ip),
+        action="invitation.accept",
+        page_id=invitation.page_id,
+        object_type="invitation",
+        object_id=invitation.id,
+        changes={"role": invitation.role.value},
+    )
+    return user
+
+
+def revoke_invitation(
+    session: Session, *, invitation: Invitation, now: datetime, actor: Actor
+) -> None:
+    invitation.revoked_at = now
+    audit.record(
+        session,
+        actor=actor,
+        action="invitation.revoke",
+        page_id=invitation.page_id,
+        object_type="invitation",
+        object_id=invitation.id,
+    )
+
+
+def pending_invitations(session: Session, *, page_id: str, now: datetime) -> list[Invitation]:
+    return list(
+        session.scalars(
+            select(Invitation)
+            .where(
+                Invitation.page_id == page_id,
+                Invitation.accepted_at.is_(None),
+                Invitation.revoked_at.is_(None),
+                Invitation.expires_at > now,
+            )
+            .order_by(Invitation.created_at.desc())
+        )
+    )
+
+
+def _reset_subject(user: User) -> str:
+    # Bound to the current password: once it changes, every earlier link stops working.
+    return f"{user.id}:{user.password_hash or ''}"
+
+
+def request_reset(
+    session: Session, *, email: str, secret: str, base_url: str, now: datetime
+) -> None:
+    """Email a reset link if the address has an account; say nothing either way."""
+    user = session.scalars(select(User).where(User.email == email.strip().lower())).first()
+    if user is None or not user.is_active or not user.password_hash:
+        return
+    expires = int((now + RESET_LIFETIME).timestamp())
+    token = signing.sign(secret, _RESET, _reset_subject(user), expires_at=expires)
+    link = f"{base_url.rstrip('/')}/admin/reset/{user.id}/{token}"
+    queue_email(
+        session,
+        to=user.email,
+        subject="Reset your Tocsin password",
+        body=(
+            "Someone (hopefully you) asked to reset the password of this Tocsin account.\n\n"
+            f"Choose a new password (the link works for one hour, once):\n{link}\n\n"
+            "If you did not ask, ignore this email: your password stays as it is.\n"
+        ),
+    )
+
+
+def user_for_reset(
+    session: Session, *, user_id: str, token: str, secret: str, now: datetime
+) -> User:
+    user = session.get(User, user_id)
+    if (
+        user is None
+        or not user.is_active
+        or not signing.verify(secret, _RESET, _reset_subject(user), token, now=now.timestamp())
+    ):
+        raise NotFound("this reset link is not valid any more: ask for a new one")
+    return user

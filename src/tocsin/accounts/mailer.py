@@ -1,0 +1,117 @@
+"""Sends the queued account emails (invitations, password resets) from the worker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from datetime import datetime, timedelta
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
+from aiosmtplib import SMTP, SMTPException
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from tocsin.accounts.models import AccountEmail
+from tocsin.db import transaction, utcnow
+from tocsin.notify.channels.email import recipient_address, sender_address
+from tocsin.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+# Reset links live an hour and invitations a week: past a day, a retry helps nobody.
+GIVE_UP_AFTER = timedelta(days=1)
+BATCH = 50
+
+
+def _backoff(attempts: int) -> timedelta:
+    base = min(3600.0, 10.0 * 2 ** min(attempts, 12))
+    return timedelta(seconds=base * random.uniform(0.8, 1.2))  # noqa: S311 (jitter)
+
+
+def due_emails(session: Session, *, now: datetime) -> list[AccountEmail]:
+    return list(
+        session.scalars(
+            select(AccountEmail)
+            .where(AccountEmail.sent_at.is_(None), AccountEmail.next_attempt_at <= now)
+            .order_by(AccountEmail.next_attempt_at)
+            .limit(BATCH)
+        )
+    )
+
+
+def build(email: AccountEmail, *, sender: Address) -> EmailMessage:
+    mime = EmailMessage()
+    mime["Subject"] = " ".join(email.subject.split())
+    mime["From"] = Address("Tocsin", sender.username, sender.domain)
+    mime["To"] = recipient_address(email.to_address)
+    mime["Date"] = format_datetime(utcnow())
+    mime["Message-ID"] = make_msgid(idstring=email.id, domain=sender.domain)
+    mime["Auto-Submitted"] = "auto-generated"
+    mime.set_content(email.body)
+    return mime
+
+
+async def send_due(factory: sessionmaker[Session], settings: Settings) -> int:
+    """Send what is due; return how many went out. Each row is marked sent right after
+    its send, so a crash re-sends at most the one in flight."""
+    if not settings.smtp_host:
+        return 0
+    with factory() as session:
+        pending = [(e.id, e) for e in due_emails(session, now=utcnow())]
+        session.expunge_all()
+    if not pending:
+        return 0
+    sender = sender_address(settings.email_from)
+    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+    sent = 0
+    smtp = SMTP(
+        hostname=settings.smtp_host,
+        port=settings.smtp_port,
+        username=settings.smtp_username or None,
+        password=password if settings.smtp_username else None,
+        timeout=settings.smtp_timeout_seconds,
+        use_tls=settings.smtp_tls == "tls",
+        start_tls=settings.smtp_tls == "starttls",
+    )
+    error: str | None = None
+    try:
+        await smtp.connect()
+    except (SMTPException, OSError) as exc:
+        error = f"cannot reach the SMTP server: {exc}"
+    for email_id, email in pending:
+        failure = error
+        if failure is None:
+            try:
+                await smtp.send_message(build(email, sender=sender))
+            except (SMTPException, OSError, ValueError) as exc:
+                failure = str(exc) or type(exc).__name__
+        await asyncio.to_thread(_record, factory, email_id, failure)
+        sent += failure is None
+    if error is None:
+        try:
+            await smtp.quit()
+        except (SMTPException, OSError):
+            smtp.close()
+    return sent
+
+
+def _record(factory: sessionmaker[Session], email_id: str, failure: str | None) -> None:
+    now = utcnow()
+    with transaction(factory) as session:
+        email = session.get(AccountEmail, email_id)
+        if email is None:
+            return
+        email.attempts += 1
+        if failure is None:
+            email.sent_at = now
+            email.last_error = None
+            return
+        email.last_error = failure[:500]
+        if now - email.created_at > GIVE_UP_AFTER:
+            logger.warning("giving up on account email %s: %s", email_id, failure)
+            email.sent_at = now
+            return
+        email.next_attempt_at = now + _backoff(email.attempts)

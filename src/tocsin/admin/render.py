@@ -1,0 +1,125 @@
+"""Admin HTML: one Jinja environment, one CSP, and flash messages across redirects."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+from typing import Any
+from urllib.parse import quote, unquote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined
+
+from tocsin.admin.auth import OnPage, Signed, csrf_token
+from tocsin.components.status import LABELS as COMPONENT_LABELS
+from tocsin.incidents.status import LABELS as INCIDENT_LABELS
+from tocsin.lib.markdown import render_markdown
+from tocsin.lib.timefmt import format_timestamp
+from tocsin.pages.models import Page
+
+# The admin runs its own small scripts (preview, confirmations); still nothing inline.
+ADMIN_CSP = "; ".join(
+    (
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' https: data:",
+        "connect-src 'self'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+FLASH_COOKIE = "tocsin_flash"
+_HTML = "text/html; charset=utf-8"
+
+
+@cache
+def environment() -> Environment:
+    env = Environment(
+        loader=ChoiceLoader(
+            [PackageLoader("tocsin.admin", "templates"), PackageLoader("tocsin", "templates")]
+        ),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(markdown=render_markdown, when=when)
+    env.globals.update(
+        component_labels=COMPONENT_LABELS,
+        incident_labels=INCIDENT_LABELS,
+        page_public_url=page_public_url,
+    )
+    return env
+
+
+def when(moment: datetime | None, page: Page) -> str:
+    """A time as the public page shows it: in the page's zone, `%a, %b %d, %Y, %I:%M %p`."""
+    if moment is None:
+        return ""
+    try:
+        zone = ZoneInfo(page.time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return format_timestamp(moment, zone)
+
+
+def page_public_url(page: Page) -> str:
+    return page.url or "/"
+
+
+def render(
+    request: Request,
+    template: str,
+    *,
+    ctx: OnPage | None = None,
+    signed: Signed | None = None,
+    status_code: int = 200,
+    csrf_key: str | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    """Render an admin screen. `ctx` (or `signed`) gives the chrome: the user, the page,
+    the role and the form token; `csrf_key` serves screens before sign-in."""
+    signed = ctx.signed if ctx is not None else signed
+    key = csrf_key if csrf_key is not None else (signed.row.csrf_token if signed else "")
+    flash = request.cookies.get(FLASH_COOKIE)
+    html = (
+        environment()
+        .get_template(template)
+        .render(
+            request=request,
+            ctx=ctx,
+            signed=signed,
+            user=signed.user if signed else None,
+            page=ctx.page if ctx else None,
+            role=ctx.role.value if ctx else None,
+            csrf=csrf_token(key) if key else "",
+            flash=unquote(flash)[:300] if flash else None,
+            **context,
+        )
+    )
+    response = HTMLResponse(html, status_code=status_code, media_type=_HTML)
+    secure_admin(response)
+    if flash:
+        response.delete_cookie(FLASH_COOKIE, path="/admin")
+    return response
+
+
+def secure_admin(response: Response) -> None:
+    response.headers["content-security-policy"] = ADMIN_CSP
+    # Admin pages hold private data: never kept by a shared cache or the back button.
+    response.headers["cache-control"] = "no-store"
+
+
+def redirect(url: str, *, flash: str | None = None) -> RedirectResponse:
+    """303 after a successful post (so a reload does not post twice), with a message."""
+    response = RedirectResponse(url, status_code=303)
+    if flash:
+        response.set_cookie(
+            FLASH_COOKIE, quote(flash[:300]), httponly=True, samesite="lax", path="/admin"
+        )
+    response.headers["cache-control"] = "no-store"
+    return response
