@@ -327,6 +327,24 @@ def export(
     out.print(f"exported {len(written)} files to {dest}", highlight=False)
 
 
+@app.command()
+def prune() -> None:
+    """Delete what has served its purpose (the worker also does this hourly): expired
+    sessions and rate-limit buckets, subscribers 30 days after unsubscribing, finished
+    notifications older than TOCSIN_DELIVERY_RETENTION_DAYS with their delivery log."""
+    from tocsin import housekeeping
+
+    settings = _settings()
+    with _session(settings) as session:
+        pruned = housekeeping.prune(session, settings=settings, now=utcnow())
+    out.print(
+        f"pruned {pruned.rate_limits} rate-limit buckets, {pruned.sessions} sessions, "
+        f"{pruned.subscribers} subscribers, {pruned.notifications} notifications, "
+        f"{pruned.account_emails} account emails",
+        highlight=False,
+    )
+
+
 def _read_password() -> str:
     if sys.stdin.isatty():
         password: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)

@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     delivery_retry_hours: float = Field(default=48.0, ge=24.0)
     delivery_lease_seconds: float = Field(default=300.0, gt=0)
     delivery_disable_after: int = Field(default=3, ge=1)
+    # Finished notifications and their delivery log are kept this long, then pruned.
+    delivery_retention_days: int = Field(default=90, ge=1, le=3650)
 
     @model_validator(mode="after")
     def _read_secret_files(self) -> Settings:

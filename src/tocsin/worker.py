@@ -7,8 +7,9 @@ import logging
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from tocsin.accounts import mailer, signin
-from tocsin.db import transaction
+from tocsin import housekeeping
+from tocsin.accounts import mailer
+from tocsin.db import transaction, utcnow
 from tocsin.incidents import service as incidents
 from tocsin.monitors.scheduler import run_monitors
 from tocsin.notify.worker import DeliveryWorker
@@ -23,7 +24,6 @@ RESTART_AFTER_SECONDS = 5.0
 def run_scheduled_jobs(factory: sessionmaker[Session]) -> int:
     """Run one round of time-driven jobs; return how many things changed."""
     with transaction(factory) as session:
-        signin.prune_sessions(session)
         reminded = incidents.send_maintenance_reminders(session)
         return reminded + incidents.advance_maintenances(session)
 
@@ -45,6 +45,7 @@ async def run_forever(
         # Publish targets: static copies of each page, synced on every change (publish/worker.py).
         loops.append(run_publishing(factory, settings, stop=stop))
         loops.append(_run_account_emails(factory, settings, stop=stop))
+        loops.append(_run_housekeeping(factory, settings, stop=stop))
     await asyncio.gather(*loops)
 
 
@@ -72,6 +73,24 @@ async def _run_account_emails(
         except Exception:
             logger.exception("sending account emails failed")
         await _sleep(stop, 1.0)
+
+
+async def _run_housekeeping(
+    factory: sessionmaker[Session], settings: Settings, *, stop: asyncio.Event
+) -> None:
+    while not stop.is_set():
+        try:
+            pruned = await asyncio.to_thread(_prune, factory, settings)
+            if pruned.total():
+                logger.info("pruned %s", pruned)
+        except Exception:
+            logger.exception("housekeeping failed")
+        await _sleep(stop, housekeeping.INTERVAL.total_seconds())
+
+
+def _prune(factory: sessionmaker[Session], settings: Settings) -> housekeeping.Pruned:
+    with transaction(factory) as session:
+        return housekeeping.prune(session, settings=settings, now=utcnow())
 
 
 async def run_deliveries(deliveries: DeliveryWorker, *, stop: asyncio.Event) -> None:
