@@ -107,8 +107,10 @@ def test_it_renders_hostile_input_in_bounded_time(source: str) -> None:
     started = time.perf_counter()
     render_markdown(source)
 
-    # Typical cost is well under 0.3 s; the bound leaves room for slow CI machines.
-    assert time.perf_counter() - started < 2.0
+    # Not a speed target (that would belong in bench/): typical cost is under 0.3 s, and
+    # a super-linear blow-up on these inputs takes minutes, so 10 s separates the two even
+    # on a machine busy with a parallel test run.
+    assert time.perf_counter() - started < 10.0
 
 
 def test_it_truncates_very_long_text() -> None:
