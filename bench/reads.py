@@ -2,6 +2,7 @@
 
     python bench/reads.py [--duration 10] [--connections 32] [--workers 2]
                           [--components 200] [--incidents 10000] [--updates 50]
+                          [--only throughput|latency]
 
 Part 1 loads `tocsin demo` into a fresh SQLite database, exports it with
 `tocsin export`, and serves it twice on loopback: `tocsin serve` (one process, then
@@ -11,9 +12,10 @@ latency on `/`, an incident page and `/api/v2/summary.json`, all with
 `Accept-Encoding: gzip`, and the script prints Tocsin's throughput as a ratio of nginx's.
 
 Part 2 fills another database with `--components` components and `--incidents` past
-incidents, then posts `--updates` incident updates through the v1 API and measures the
-time from the API's answer until `GET /incidents/<id>` serves the new text (p50, p95).
-It also prints the server's resident memory.
+incidents (the issue's 200 and 10,000 by default), then posts `--updates` incident
+updates through the v1 API to one `tocsin serve` process and measures the time from
+sending each update, and from the API's answer, until `GET /incidents/<id>` serves the
+new text (p50, p95). It also prints the server's resident memory.
 
 Needs `nginx` and `wrk` (apt-get install nginx-light wrk).
 """
@@ -280,12 +282,13 @@ def update_latency(args: argparse.Namespace, tmp: Path) -> None:
         page_id = httpx.get(
             f"{base}/api/v1/pages", headers={"Authorization": f"OAuth {key}"}
         ).json()[0]["id"]
-        delays = []
+        sent_to_served, answered_to_served = [], []
         with httpx.Client(
             base_url=base, headers={"Authorization": f"OAuth {key}"}, timeout=30
         ) as client:
             for n in range(args.updates):
                 marker = f"bench-update-{n}-{time.time_ns()}"
+                sent = time.monotonic()
                 client.patch(
                     f"/api/v1/pages/{page_id}/incidents/{incident_id}",
                     json={"incident": {"body": marker}},
@@ -293,13 +296,20 @@ def update_latency(args: argparse.Namespace, tmp: Path) -> None:
                 answered = time.monotonic()
                 while marker not in client.get(f"/incidents/{incident_id}").text:
                     time.sleep(0.002)
-                delays.append((time.monotonic() - answered) * 1000)
-        delays.sort()
-        p95 = delays[max(0, round(0.95 * len(delays)) - 1)]
-        print(
-            f"update → served over {len(delays)} updates: p50 {statistics.median(delays):.1f} ms, "
-            f"p95 {p95:.1f} ms, max {delays[-1]:.1f} ms (target p95 < 50 ms)"
-        )
+                served = time.monotonic()
+                sent_to_served.append((served - sent) * 1000)
+                answered_to_served.append((served - answered) * 1000)
+        # The writer's process rebuilds before it answers, so the API's own time counts.
+        for label, delays in (
+            ("update sent → served", sent_to_served),
+            ("update answered → served", answered_to_served),
+        ):
+            delays.sort()
+            p95 = delays[max(0, round(0.95 * len(delays)) - 1)]
+            print(
+                f"{label} over {len(delays)} updates: p50 {statistics.median(delays):.1f} ms, "
+                f"p95 {p95:.1f} ms, max {delays[-1]:.1f} ms (target p95 < 50 ms)"
+            )
         print(f"server RSS with {args.incidents} incidents: {rss_mb(server.pid):.0f} MB")
     finally:
         server.terminate()
@@ -316,14 +326,17 @@ def main() -> None:
     parser.add_argument("--components", type=int, default=200)
     parser.add_argument("--incidents", type=int, default=10_000)
     parser.add_argument("--updates", type=int, default=50)
+    parser.add_argument("--only", choices=("throughput", "latency"))
     args = parser.parse_args()
     for tool in ("nginx", "wrk"):
         if shutil.which(tool) is None:
             sys.exit(f"{tool} is missing: apt-get install nginx-light wrk")
     with tempfile.TemporaryDirectory(prefix="tocsin-bench-") as name:
         tmp = Path(name)
-        throughput(args, tmp)
-        update_latency(args, tmp)
+        if args.only != "latency":
+            throughput(args, tmp)
+        if args.only != "throughput":
+            update_latency(args, tmp)
 
 
 if __name__ == "__main__":

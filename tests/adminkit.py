@@ -31,7 +31,11 @@ def post_form(
     does; redirects are not followed, so tests see the 303 and its flash."""
     html = client.get(token_from or url).text
     fields = list(data.items()) if isinstance(data, dict) else list(data or [])
-    return client.post(url, data=[*fields, ("csrf_token", csrf_of(html))], follow_redirects=False)  # type: ignore[arg-type]
+    # The test client takes repeated fields as a dict of lists (a list of pairs is sent raw).
+    form: dict[str, list[str]] = {}
+    for name, value in [*fields, ("csrf_token", csrf_of(html))]:
+        form.setdefault(name, []).append(value)
+    return client.post(url, data=form, follow_redirects=False)
 
 
 def sign_in(client: TestClient, persona: Persona) -> TestClient:

@@ -147,10 +147,10 @@ def serve(
     Starts even while the database is down: the public pages are then served from
     the snapshots saved on disk, and changes answer 503 until it is back.
     """
-    import uvicorn
+    from granian import Granian
+    from granian.constants import Interfaces, Loops
 
     from tocsin.lib.jsonlog import logging_config
-    from tocsin.main import create_app
 
     settings = _settings()
     try:
@@ -162,22 +162,24 @@ def serve(
             _migrate(settings)
         except typer.Exit:
             err.print("warning: starting without a migration; see the error above", markup=False)
-    log_config = (
-        logging_config() if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG
-    )
     if workers > 1 and settings.run_worker:
         # Each web process would otherwise run its own copy of the background jobs.
         os.environ["TOCSIN_RUN_WORKER"] = "false"
         err.print("note: with --workers, run `tocsin worker` as its own process", markup=False)
-    uvicorn.run(
-        create_app(settings) if workers == 1 else "tocsin.main:app_factory",
-        factory=workers > 1,
-        workers=workers,
-        host=host,
+    # Granian parses HTTP and writes responses in Rust; each worker process builds
+    # the app from the environment, which `_settings()` has just validated.
+    Granian(
+        "tocsin.main:app_factory",
+        factory=True,
+        interface=Interfaces.ASGI,
+        loop=Loops.uvloop,
+        address=host,
         port=port,
-        proxy_headers=True,
-        log_config=log_config,
-    )
+        workers=workers,
+        websockets=False,
+        respawn_failed_workers=True,
+        log_dictconfig=logging_config() if settings.log_format == "json" else None,
+    ).serve()
 
 
 @app.command("worker")

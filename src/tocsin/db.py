@@ -10,7 +10,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, Enum, MetaData, String, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, Enum, MetaData, String, create_engine, event
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -128,11 +128,24 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "savepoint", _begin_before_savepoint)
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             _follow_the_file(engine, Path(parsed.database))
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def _begin_before_savepoint(conn: Connection, _name: str | None) -> None:
+    """Open the real transaction before a SAVEPOINT on SQLite.
+
+    pysqlite begins a transaction only before a data-changing statement, so a SAVEPOINT
+    that comes first would itself open the transaction, and releasing it would COMMIT:
+    a later error in the same request could then no longer roll that work back.
+    """
+    driver = conn.connection.driver_connection
+    if driver is not None and not driver.in_transaction:
+        conn.exec_driver_sql("BEGIN")
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -10,11 +10,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from granian.utils.proxies import wrap_asgi_with_proxy_headers
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Receive, Scope, Send
 
 from tocsin import __version__, worker
 from tocsin.admin import routes as admin_routes
@@ -23,18 +25,18 @@ from tocsin.api import docs as api_docs
 from tocsin.api import routes as api_routes
 from tocsin.db import make_engine, make_sessionmaker, transaction
 from tocsin.errors import DomainError
-from tocsin.lib.headers import SecurityHeaders
+from tocsin.lib.headers import SecurityHeaders, security_headers
 from tocsin.lib.jsonsuffix import StripJsonSuffix
 from tocsin.lib.nulguard import RejectNul
 from tocsin.metrics import Metrics, RequestMetrics
 from tocsin.monitors import alert_routes as alert_hooks
 from tocsin.monitors import routes as monitor_routes
-from tocsin.pages import public_api
+from tocsin.pages import i18n, public_api
 from tocsin.pages import routes as page_routes
 from tocsin.pages import service as pages
 from tocsin.pages import subscribe as subscribe_routes
 from tocsin.pages.render import Renderer
-from tocsin.pages.serve import ServeSnapshots
+from tocsin.pages.serve import PublicAnswers
 from tocsin.pages.store import SnapshotStore, follow_commits
 from tocsin.settings import Settings
 
@@ -43,12 +45,31 @@ logger = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).parent / "static"
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+class Tocsin(FastAPI):
+    """The app, answering public snapshot hits before any middleware runs.
+
+    A hit only needs a dict lookup; going through Starlette's error handling,
+    our middleware and the router would cost several times the answer itself.
+    """
+
+    public: PublicAnswers | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.public is not None:
+            found = self.public.find(scope)
+            if found is not None:
+                await send(found[0])
+                await send(found[1])
+                return
+        await super().__call__(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None) -> Tocsin:
     settings = settings or Settings()
     settings.resolved_secret_key()
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: Tocsin) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url)
         factory = make_sessionmaker(engine)
         app.state.engine = engine
@@ -75,7 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await asyncio.to_thread(snapshots.stop)
             engine.dispose()
 
-    app = FastAPI(
+    app = Tocsin(
         title="Tocsin",
         version=__version__,
         lifespan=lifespan,
@@ -86,11 +107,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.renderer = Renderer()
     app.state.metrics = Metrics()
-    app.add_middleware(ServeSnapshots)
     app.add_middleware(StripJsonSuffix, prefix="/api/v1/")
     app.add_middleware(RejectNul)
     app.add_middleware(SecurityHeaders, hsts=settings.base_url.startswith("https://"))
     app.add_middleware(RequestMetrics, metrics=app.state.metrics)
+    app.add_middleware(wrap_asgi_with_proxy_headers, trusted_hosts=settings.forwarded_allow_ips)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.mount("/api/docs/assets", StaticFiles(directory=api_docs.assets_dir()), name="api-docs")
     app.include_router(page_routes.router)
@@ -136,8 +157,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def app_factory() -> FastAPI:
-    """The app configured from the environment, for `uvicorn --factory` with several workers."""
+def app_factory() -> Tocsin:
+    """The app configured from the environment, for `tocsin serve` (`granian --factory`)."""
     return create_app(Settings())
 
 
@@ -150,7 +171,7 @@ def _ensure_default_page(factory: sessionmaker[Session], settings: Settings) -> 
 
 
 def _start_snapshots(
-    app: FastAPI, settings: Settings, factory: sessionmaker[Session]
+    app: Tocsin, settings: Settings, factory: sessionmaker[Session]
 ) -> SnapshotStore:
     """Build every page's snapshot (or, the database being down, load the last ones saved),
     then keep them fresh in the background."""
@@ -170,6 +191,11 @@ def _start_snapshots(
     metrics.watch(store, factory)
     store.start(settings.database_url)
     app.state.snapshots = store
+    app.public = PublicAnswers(
+        store,
+        extra_headers=security_headers(hsts=settings.base_url.startswith("https://")),
+        hits=metrics.requests.hits,
+    )
     return store
 
 
@@ -196,10 +222,19 @@ def _error(request: Request, status: int, message: str) -> Response:
         return JSONResponse({"error": message, "message": message}, status_code=status)
     renderer: Renderer = request.app.state.renderer
     return Response(
-        renderer.error(status, message),
+        renderer.error(status, message, _page_language(request)),
         status_code=status,
         media_type="text/html; charset=utf-8",
     )
+
+
+def _page_language(request: Request) -> str:
+    """The language of the public page at this host; the admin's errors stay in English."""
+    store: SnapshotStore | None = getattr(request.app.state, "snapshots", None)
+    if store is None or request.url.path.startswith("/admin"):
+        return i18n.DEFAULT
+    snapshot = store.for_host(request.headers.get("host"))
+    return snapshot.state.page.language if snapshot is not None else i18n.DEFAULT
 
 
 def _install_error_handlers(app: FastAPI) -> None:

@@ -7,11 +7,18 @@ Each app has its own registry, so nothing is global at import and tests stay apa
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from collections.abc import Iterator
 from datetime import timedelta
+from itertools import accumulate
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
@@ -31,19 +38,8 @@ CHECK_WINDOW = timedelta(hours=1)
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.requests = Counter(
-            "tocsin_http_requests",
-            "HTTP requests by method, route template and status.",
-            ("method", "route", "status"),
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "tocsin_http_request_duration_seconds",
-            "Time to answer an HTTP request, by route template.",
-            ("route",),
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
-        )
+        self.requests = _Requests()
+        self.registry.register(self.requests)
         self.rebuilds = Histogram(
             "tocsin_snapshot_rebuild_duration_seconds",
             "Time to read a page's state and render its snapshot.",
@@ -59,6 +55,58 @@ class Metrics:
             self._state = _StateCollector(store, factory)
             self.registry.register(self._state)
         self._state.store, self._state.factory = store, factory
+
+
+class _Requests(Collector):
+    """HTTP requests by method, route template and status, and their latency by route.
+
+    Kept as plain dicts, so that counting a snapshot hit (`hits`, filled by
+    `serve.PublicAnswers`) costs one dict update. Only the event loop's thread
+    writes them; a scrape reads copies. A hit is reported in the first latency
+    bucket without being timed: its time here is a dict lookup.
+    """
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str, str], int] = {}
+        self.hits: dict[tuple[str, str, str], int] = {}
+        # Per route: the count in each bucket (not cumulative), then the sum of seconds.
+        self.latency: dict[str, list[float]] = {}
+
+    def observe(self, method: str, route: str, status: str, seconds: float) -> None:
+        key = (method, route, status)
+        self.counts[key] = self.counts.get(key, 0) + 1
+        row = self.latency.get(route)
+        if row is None:
+            row = self.latency[route] = [0.0] * (len(LATENCY_BUCKETS) + 2)
+        row[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        row[-1] += seconds
+
+    def collect(self) -> Iterator[Metric]:
+        counts = dict(self.counts)
+        latency = {route: list(row) for route, row in list(self.latency.items())}
+        for (method, route, status), hits in list(self.hits.items()):
+            key = (method, route, status)
+            counts[key] = counts.get(key, 0) + hits
+            row = latency.setdefault(route, [0.0] * (len(LATENCY_BUCKETS) + 2))
+            row[0] += hits
+        requests = CounterMetricFamily(
+            "tocsin_http_requests",
+            "HTTP requests by method, route template and status.",
+            labels=("method", "route", "status"),
+        )
+        for labels, value in sorted(counts.items()):
+            requests.add_metric(labels, value)
+        yield requests
+        histogram = HistogramMetricFamily(
+            "tocsin_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route template.",
+            labels=("route",),
+        )
+        bounds = [*(str(float(b)) for b in LATENCY_BUCKETS), "+Inf"]
+        for route, row in sorted(latency.items()):
+            cumulative = list(accumulate(row[:-1]))
+            histogram.add_metric((route,), list(zip(bounds, cumulative, strict=True)), row[-1])
+        yield histogram
 
 
 class _StateCollector(Collector):
@@ -141,9 +189,8 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, send_and_see)
         finally:
-            route = _route(scope)
-            self.metrics.requests.labels(scope["method"], route, str(status)).inc()
-            self.metrics.latency.labels(route).observe(time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            self.metrics.requests.observe(scope["method"], _route(scope), str(status), elapsed)
 
 
 def _route(scope: Scope) -> str:

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     scheduler_interval_seconds: float = Field(default=15.0, gt=0)
     snapshot_poll_seconds: float = Field(default=0.5, gt=0)
     log_format: Literal["text", "json"] = "json"
+    forwarded_allow_ips: str = "127.0.0.1"
+    """Peers (comma-separated addresses or networks, `*` for any) whose X-Forwarded-For
+    and X-Forwarded-Proto name the real client: the reverse proxy in front of Tocsin."""
 
     smtp_host: str | None = None
     smtp_port: int = Field(default=25, ge=1, le=65535)
@@ -49,6 +52,8 @@ class Settings(BaseSettings):
     sms_from: str | None = None
 
     webhooks_allow_private: bool = False
+    # Statuspage accepts ?api_key=; URLs end up in logs, so it is opt-in (security.md 32).
+    api_keys_in_query: bool = False
     monitors_allow_private: bool = True
     monitors_concurrency: int = Field(default=200, ge=1, le=10_000)
     monitors_retention_days: int = Field(default=7, ge=1, le=365)

@@ -3,7 +3,9 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from conftest import Persona
+from tocsin.main import create_app
 from tocsin.pages.models import Page
+from tocsin.settings import Settings
 
 PAGE_KEYS = [
     "id",
@@ -84,10 +86,19 @@ def test_it_refuses_requests_without_a_valid_key(client: TestClient, page: Page)
         assert response.json()["error"] == "Could not authenticate"
 
 
-def test_it_accepts_the_key_as_a_query_parameter(
+def test_a_key_in_the_query_string_is_refused_with_the_way_out(
     client: TestClient, vera: Persona, page: Page
 ) -> None:
     response = client.get(f"/api/v1/pages/{page.id}.json", params={"api_key": vera.key})
+    assert response.status_code == 401
+    assert "Authorization" in response.json()["error"]
+
+
+def test_an_install_can_accept_the_key_as_a_query_parameter(
+    settings: Settings, vera: Persona, page: Page
+) -> None:
+    with TestClient(create_app(settings.model_copy(update={"api_keys_in_query": True}))) as c:
+        response = c.get(f"/api/v1/pages/{page.id}.json", params={"api_key": vera.key})
     assert response.status_code == 200
     assert response.json()["id"] == page.id
 

@@ -23,7 +23,14 @@ from tocsin.db import utcnow
 from tocsin.main import create_app
 from tocsin.pages.models import Page
 from tocsin.pages.render import Renderer
-from tocsin.pages.snapshot import PUBLIC_CACHE, build_snapshot
+from tocsin.pages.snapshot import (
+    HTML,
+    PUBLIC_CACHE,
+    Segment,
+    build_snapshot,
+    joined_artifact,
+    make_artifact,
+)
 from tocsin.pages.state import load_state
 from tocsin.pages.store import SnapshotDisk
 from tocsin.settings import Settings
@@ -235,3 +242,37 @@ def test_another_process_on_postgresql_shows_a_change_within_a_second(
         for server, _ in servers:
             server.terminate()
             server.wait(timeout=10)
+
+
+def test_a_snapshot_hit_carries_the_same_security_headers_as_any_response(
+    quiet: TestClient, page: Page
+) -> None:
+    hit = quiet.get("/")
+    routed = quiet.get("/healthz")
+
+    for name in (
+        "content-security-policy",
+        "x-content-type-options",
+        "referrer-policy",
+        "x-frame-options",
+        "cross-origin-opener-policy",
+    ):
+        assert hit.headers[name] == routed.headers[name], name
+    assert "strict-transport-security" not in hit.headers
+
+
+def test_a_nul_in_the_query_is_refused_even_on_a_snapshot_path(
+    quiet: TestClient, page: Page
+) -> None:
+    assert quiet.get("/api/v2/status.json?x=%00").status_code == 400
+    assert quiet.get("/api/v2/status.json?x=1").status_code == 200
+
+
+def test_a_page_joined_from_parts_is_one_valid_gzip_member() -> None:
+    parts = [b"<p>before</p>" * 50, b"<li>component</li>" * 500, b"<p>after</p>" * 30]
+
+    artifact = joined_artifact([Segment.of(part) for part in parts], HTML)
+
+    assert gzip.decompress(artifact.gzip) == b"".join(parts)
+    assert brotli.decompress(artifact.br or b"") == artifact.body
+    assert artifact.etag == make_artifact(artifact.body, HTML).etag

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tocsin.accounts import service as accounts
+from tocsin.accounts import signin
 from tocsin.accounts.models import AccountEmail, Invitation, Membership, Role, User
 from tocsin.audit import service as audit
 from tocsin.audit.service import Actor
@@ -52,11 +53,18 @@ def invite(
     base_url: str,
     now: datetime,
     actor: Actor,
+    acting_role: Role,
 ) -> NewInvitation:
+    """Invite `email` to `page` as `role`, replacing any earlier pending invitation of
+    that address there (only the newest link works); `acting_role` is the inviter's."""
+    accounts.check_can_grant(acting_role, role)
     email = email.strip().lower()
     existing = session.scalars(select(User).where(User.email == email)).first()
     if existing is not None and accounts.role_on(session, user_id=existing.id, page_id=page.id):
         raise Conflict(f"{email} is already a member of this page")
+    for earlier in pending_invitations(session, page_id=page.id, now=now):
+        if earlier.email == email:
+            earlier.revoked_at = now
     token = secrets.token_urlsafe(32)
     invitation = Invitation(
         page_id=page.id,
@@ -96,14 +104,17 @@ def find_invitation(session: Session, token: str, *, now: datetime) -> Invitatio
     invitation = session.scalars(
         select(Invitation).where(Invitation.token_hash == _digest(token))
     ).first()
-    if (
-        invitation is None
-        or invitation.accepted_at is not None
-        or invitation.revoked_at is not None
-        or invitation.expires_at <= now
-    ):
+    if invitation is None or not _is_pending(invitation, now):
         raise NotFound("this invitation is not valid any more: ask for a new one")
     return invitation
+
+
+def _is_pending(invitation: Invitation, now: datetime) -> bool:
+    return (
+        invitation.accepted_at is None
+        and invitation.revoked_at is None
+        and invitation.expires_at > now
+    )
 
 
 def accept(
@@ -126,8 +137,8 @@ def accept(
         user = User(email=invitation.email, password_hash=accounts.hash_password(password))
         session.add(user)
         session.flush()
-    elif signed_in is None and not (password and accounts.verify_password(user, password)):
-        raise Invalid("this address has an account: enter its password to accept")
+    elif signed_in is None:
+        _check_own_password(session, user=user, password=password or "", now=now)
     if session.get(Membership, (user.id, invitation.page_id)) is None:
         session.add(Membership(user_id=user.id, page_id=invitation.page_id, role=invitation.role))
     invitation.accepted_at = now
@@ -143,9 +154,28 @@ def accept(
     return user
 
 
+def _check_own_password(session: Session, *, user: User, password: str, now: datetime) -> None:
+    # Through the sign-in check, so wrong passwords here count towards the lockout too.
+    try:
+        signin.check_password(session, email=user.email, password=password, now=now)
+    except signin.SignInFailed:
+        raise Invalid("this address has an account: enter its password to accept") from None
+
+
+def get_invitation(
+    session: Session, *, page_id: str, invitation_id: str, now: datetime
+) -> Invitation:
+    """A pending invitation to `page_id`; NotFound for any other."""
+    invitation = session.get(Invitation, invitation_id)
+    if invitation is None or invitation.page_id != page_id or not _is_pending(invitation, now):
+        raise NotFound("there is no such pending invitation")
+    return invitation
+
+
 def revoke_invitation(
-    session: Session, *, invitation: Invitation, now: datetime, actor: Actor
+    session: Session, *, invitation: Invitation, now: datetime, actor: Actor, acting_role: Role
 ) -> None:
+    accounts.check_can_grant(acting_role, invitation.role)
     invitation.revoked_at = now
     audit.record(
         session,

@@ -2,7 +2,8 @@
 
 Every failure a visitor can see reads the same ("email or password is wrong"), whether
 the address exists or not, and an unknown address costs the same argon2 work as a known
-one, so neither the message nor the timing tells which addresses have accounts.
+one and locks after as many tries, so neither the message, the timing nor the lockout
+tells which addresses have accounts.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from tocsin.accounts.models import SignInSession, User
 from tocsin.audit import service as audit
 from tocsin.audit.service import Actor
 from tocsin.db import utcnow
-from tocsin.errors import DomainError, Invalid
+from tocsin.errors import Conflict, DomainError, Invalid
+from tocsin.lib import ratelimit
 
 SESSION_LIFETIME = timedelta(days=14)
 IDLE_TIMEOUT = timedelta(hours=12)
@@ -33,7 +35,16 @@ RECOVERY_CODES = 10
 ISSUER = "Tocsin"
 
 WRONG = "email or password is wrong"
+LOCKED = (
+    "too many failed attempts: this account is locked for a few minutes; "
+    "try again later or reset the password"
+)
 _DUMMY_HASH = accounts.hash_password(secrets.token_urlsafe(16))
+# An unknown address "locks" as an account does: refused after LOCK_AFTER quick tries,
+# for LOCK_FOR (its bucket refills one try per LOCK_FOR).
+_UNKNOWN_ADDRESS = ratelimit.Limit(
+    limit=LOCK_AFTER, per_seconds=LOCK_AFTER * LOCK_FOR.total_seconds()
+)
 
 
 class SignInFailed(DomainError):
@@ -58,32 +69,61 @@ def digest(token: str) -> str:
 
 def check_password(session: Session, *, email: str, password: str, now: datetime) -> User:
     """The user whose password this is, counting failures towards a temporary lockout."""
-    user = session.scalars(select(User).where(User.email == email.strip().lower())).first()
+    email = email.strip().lower()
+    user = session.scalars(select(User).where(User.email == email)).first()
     if user is None or not user.password_hash or not user.is_active:
+        bucket = f"signin-unknown:{email}"
+        if not ratelimit.hit(session, bucket, _UNKNOWN_ADDRESS, now=now.timestamp()).allowed:
+            raise Locked(LOCKED)
         accounts.verify_password(User(password_hash=_DUMMY_HASH), password)
         raise SignInFailed(WRONG)
-    if user.locked_until is not None and user.locked_until > now:
-        raise Locked(
-            "too many failed sign-ins: this account is locked for a few minutes; "
-            "try again later or reset the password"
-        )
+    if is_locked(user, now=now):
+        raise Locked(LOCKED)
     if not accounts.verify_password(user, password):
-        user.failed_signins += 1
-        if user.failed_signins >= LOCK_AFTER:
-            user.locked_until = now + LOCK_FOR
-            user.failed_signins = 0
-            audit.record(
-                session,
-                actor=Actor(user.email, user_id=user.id),
-                action="user.locked",
-                page_id=None,
-                object_type="user",
-                object_id=user.id,
-            )
+        _failed(session, user, now=now)
         raise SignInFailed(WRONG)
-    user.failed_signins = 0
-    user.locked_until = None
+    # With two-factor on, wrong codes keep counting until a code is right: otherwise
+    # someone holding the password could re-enter it between guesses, never locking.
+    if user.totp_enabled_at is None:
+        user.failed_signins = 0
     return user
+
+
+def is_locked(user: User, *, now: datetime) -> bool:
+    return user.locked_until is not None and user.locked_until > now
+
+
+def _failed(session: Session, user: User, *, now: datetime) -> None:
+    """Count a wrong password or code; the LOCK_AFTER-th in a row locks the account."""
+    user.failed_signins += 1
+    if user.failed_signins < LOCK_AFTER:
+        return
+    user.locked_until = now + LOCK_FOR
+    user.failed_signins = 0
+    audit.record(
+        session,
+        actor=Actor(user.email, user_id=user.id),
+        action="user.locked",
+        page_id=None,
+        object_type="user",
+        object_id=user.id,
+    )
+
+
+def confirm_identity(
+    session: Session, *, user: User, password: str, code: str = "", now: datetime
+) -> None:
+    """Before a change to the account itself: its password or, with two-factor on, a code
+    (TOTP or recovery). Failures count towards the same lockout as signing in."""
+    if is_locked(user, now=now):
+        raise Locked(LOCKED)
+    if password and accounts.verify_password(user, password):
+        return
+    two_factor = bool(code) and user.totp_enabled_at is not None
+    if two_factor and (check_totp(user, code, now=now) or use_recovery_code(user, code)):
+        return
+    _failed(session, user, now=now)
+    raise Invalid("that password (or code) is not right")
 
 
 def start_session(
@@ -161,13 +201,12 @@ def verify_second_factor(
     """Finish a two-factor sign-in with a TOTP code or a recovery code."""
     user = session.get(User, row.user_id)
     assert user is not None
-    if user.locked_until is not None and user.locked_until > now:
-        raise Locked("too many wrong codes: this account is locked for a few minutes")
+    if is_locked(user, now=now):
+        session.delete(row)
+        raise Locked(LOCKED)
     if not (check_totp(user, code, now=now) or use_recovery_code(user, code)):
-        user.failed_signins += 1
-        if user.failed_signins >= LOCK_AFTER:
-            user.locked_until = now + LOCK_FOR
-            user.failed_signins = 0
+        _failed(session, user, now=now)
+        if is_locked(user, now=now):
             session.delete(row)
         raise SignInFailed("that code is not right; codes change every 30 seconds")
     user.failed_signins = 0
@@ -215,16 +254,25 @@ def provisioning_uri(user: User, secret: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=ISSUER)
 
 
+def begin_totp(user: User) -> str:
+    """A new secret for the user to scan, kept until a code from it confirms it."""
+    if user.totp_enabled_at is not None:
+        raise Conflict("two-factor is already on: turn it off first to use a new device")
+    user.totp_secret = new_totp_secret()
+    return user.totp_secret
+
+
 def enable_totp(
-    session: Session, *, user: User, secret: str, code: str, now: datetime, actor: Actor
+    session: Session, *, user: User, code: str, now: datetime, actor: Actor
 ) -> list[str]:
-    """Turn two-factor on once a code from the new secret checks; returns recovery codes,
-    shown once."""
-    candidate = User(totp_secret=secret)
-    if not check_totp(candidate, code, now=now):
+    """Turn two-factor on once a code from the secret of `begin_totp` checks; returns
+    recovery codes, shown once."""
+    if user.totp_enabled_at is not None:
+        raise Conflict("two-factor is already on")
+    if not user.totp_secret:
+        raise Invalid("start the two-factor set-up again: there is no secret to confirm")
+    if not check_totp(user, code, now=now):
         raise Invalid("that code does not match: check the time on your phone and try again")
-    user.totp_secret = secret
-    user.totp_last_step = candidate.totp_last_step
     user.totp_enabled_at = now
     codes = [
         f"{secrets.token_hex(3)}-{secrets.token_hex(3)}".lower() for _ in range(RECOVERY_CODES)
@@ -274,6 +322,22 @@ def change_password(
         page_id=None,
         object_type="user",
         object_id=user.id,
+    )
+
+
+def live_sessions(session: Session, *, user_id: str, now: datetime) -> list[SignInSession]:
+    """The user's signed-in browsers, most recently seen first."""
+    return list(
+        session.scalars(
+            select(SignInSession)
+            .where(
+                SignInSession.user_id == user_id,
+                SignInSession.verified.is_(True),
+                SignInSession.expires_at > now,
+                SignInSession.last_seen_at > now - IDLE_TIMEOUT,
+            )
+            .order_by(SignInSession.last_seen_at.desc())
+        )
     )
 
 

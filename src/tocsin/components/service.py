@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from tocsin.audit import service as audit
@@ -105,6 +106,7 @@ def create_component(
         )
     )
     _audit(session, actor, "component.create", component, data.model_dump(mode="json"))
+    pages.touch(session, page.id, components=True)
     return component
 
 
@@ -141,7 +143,7 @@ def set_group_members(session: Session, *, group: Component, component_ids: list
         member.position = position
     session.flush()
     _refresh_children(session, group, *old_groups)
-    pages.touch(session, group.page_id)
+    pages.touch(session, group.page_id, components=True)
 
 
 def update_component(
@@ -165,7 +167,7 @@ def update_component(
         set_status(session, component=component, status=status, cause=StatusCause.MANUAL)
     session.flush()
     _refresh_children(session, *moved)
-    pages.touch(session, component.page_id)
+    pages.touch(session, component.page_id, components=True)
     _audit(
         session,
         actor,
@@ -174,6 +176,97 @@ def update_component(
         data.model_dump(mode="json", exclude_unset=True),
     )
     return component
+
+
+def update_group(session: Session, *, group: Component, data: GroupCreate, actor: Actor) -> None:
+    """Rename a group and make `data.component_ids` its members, in that order."""
+    if not group.is_group:
+        raise Invalid(f"{group.name!r} is not a group")
+    get_leaves(session, page_id=group.page_id, ids=data.component_ids)
+    group.name = data.name
+    group.description = data.description
+    set_group_members(session, group=group, component_ids=data.component_ids)
+    _audit(session, actor, "group.update", group, data.model_dump(mode="json"))
+
+
+def _level(session: Session, page_id: str, group_id: str | None) -> list[Component]:
+    query = (
+        select(Component)
+        .where(
+            Component.page_id == page_id,
+            Component.group_id.is_(None) if group_id is None else Component.group_id == group_id,
+        )
+        .order_by(Component.position, Component.created_at, Component.id)
+    )
+    return list(session.scalars(query))
+
+
+def _check_order(level: list[Component], ordered_ids: list[str]) -> None:
+    names = {c.id: c.name for c in level}
+    repeated = [i for i, count in Counter(ordered_ids).items() if count > 1]
+    if repeated:
+        raise Invalid(f"{names.get(repeated[0], repeated[0])!r} is listed twice in the new order")
+    foreign = [i for i in ordered_ids if i not in names]
+    if foreign:
+        raise Invalid(f"component {foreign[0]} is not at this level; reload and try again")
+    left_out = [c.name for c in level if c.id not in ordered_ids]
+    if left_out:
+        raise Invalid(f"the new order leaves out {left_out[0]!r}; reload and try again")
+
+
+def reorder(
+    session: Session, *, page_id: str, parent_id: str | None, ordered_ids: list[str], actor: Actor
+) -> None:
+    """Number one level of the page (the top level, or one group's members) as ordered.
+
+    `ordered_ids` must name every component of that level once: an id that is not on the
+    page is NotFound; a repeated, missing or other-level id is Invalid. Nothing is
+    written unless the whole order is accepted.
+    """
+    known = set(
+        session.scalars(
+            select(Component.id).where(Component.page_id == page_id, Component.id.in_(ordered_ids))
+        )
+    )
+    unknown = [i for i in ordered_ids if i not in known]
+    if unknown:
+        raise NotFound(f"component {unknown[0]} not found")
+    group = _check_group(session, page_id, parent_id)
+    level = _level(session, page_id, parent_id)
+    _check_order(level, ordered_ids)
+    positions = {component_id: n for n, component_id in enumerate(ordered_ids, start=1)}
+    for component in level:
+        component.position = positions[component.id]
+    session.flush()
+    _refresh_children(session, group)
+    pages.touch(session, page_id, components=True)
+    audit.record(
+        session,
+        actor=actor,
+        action="component.reorder",
+        page_id=page_id,
+        object_type="component",
+        object_id=parent_id,
+        changes={"order": ordered_ids},
+    )
+
+
+def move(session: Session, *, component: Component, offset: int, actor: Actor) -> bool:
+    """Move `component` `offset` places among its siblings (negative is up, towards the
+    top of the page); return False, changing nothing, if that is past either end."""
+    ids = [c.id for c in _level(session, component.page_id, component.group_id)]
+    index = ids.index(component.id)
+    if not 0 <= index + offset < len(ids):
+        return False
+    ids.insert(index + offset, ids.pop(index))
+    reorder(
+        session,
+        page_id=component.page_id,
+        parent_id=component.group_id,
+        ordered_ids=ids,
+        actor=actor,
+    )
+    return True
 
 
 def set_status(
@@ -201,7 +294,7 @@ def set_status(
     )
     component.status = status
     component.updated_at = at
-    pages.touch(session, component.page_id)
+    pages.touch(session, component.page_id, components=True)
     return True
 
 
@@ -213,7 +306,7 @@ def delete_component(session: Session, *, component: Component, actor: Actor) ->
     page_id = component.page_id
     session.delete(component)
     session.flush()
-    pages.touch(session, page_id)
+    pages.touch(session, page_id, components=True)
 
 
 def status_history(
@@ -221,26 +314,40 @@ def status_history(
 ) -> dict[str, list[tuple[datetime, ComponentStatus]]]:
     """Each component's status changes, oldest first, including the one in force at `since`."""
     history: dict[str, list[tuple[datetime, ComponentStatus]]] = {i: [] for i in component_ids}
-    query = (
-        select(StatusChange.component_id, StatusChange.changed_at, StatusChange.status)
-        .where(StatusChange.component_id.in_(component_ids))
-        .order_by(StatusChange.component_id, StatusChange.changed_at, StatusChange.id)
+    query = select(StatusChange.component_id, StatusChange.changed_at, StatusChange.status).where(
+        StatusChange.component_id.in_(component_ids)
     )
-    for component_id, changed_at, status in session.execute(query):
+    if since is not None:
+        for component_id, changed_at, status in session.execute(_in_force(component_ids, since)):
+            history[component_id].append((changed_at, status))
+        query = query.where(StatusChange.changed_at > since)
+    order = (StatusChange.component_id, StatusChange.changed_at, StatusChange.id)
+    for component_id, changed_at, status in session.execute(query.order_by(*order)):
         history[component_id].append((changed_at, status))
-    if since is None:
-        return history
-    return {key: _trim(changes, since) for key, changes in history.items()}
+    return history
 
 
-def _trim(
-    changes: list[tuple[datetime, ComponentStatus]], since: datetime
-) -> list[tuple[datetime, ComponentStatus]]:
-    keep_from = 0
-    for index, (changed_at, _status) in enumerate(changes):
-        if changed_at <= since:
-            keep_from = index
-    return changes[keep_from:]
+def _in_force(component_ids: list[str], at: datetime) -> Select[str, datetime, ComponentStatus]:
+    """Each component's latest change at or before `at`, in the order of the full history
+    (`changed_at`, then `id`)."""
+    latest = (
+        select(
+            StatusChange.component_id,
+            StatusChange.changed_at,
+            StatusChange.status,
+            func.row_number()
+            .over(
+                partition_by=StatusChange.component_id,
+                order_by=(StatusChange.changed_at.desc(), StatusChange.id.desc()),
+            )
+            .label("rank"),
+        )
+        .where(StatusChange.component_id.in_(component_ids), StatusChange.changed_at <= at)
+        .subquery()
+    )
+    return select(latest.c.component_id, latest.c.changed_at, latest.c.status).where(
+        latest.c.rank == 1
+    )
 
 
 @dataclass(frozen=True)

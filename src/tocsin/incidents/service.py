@@ -81,12 +81,14 @@ def list_incidents(
     kind: IncidentKind | None = None,
     statuses: Collection[IncidentStatus] | None = None,
     q: str | None = None,
+    ids: Collection[str] | None = None,
     limit: int | None = None,
     offset: int = 0,
 ) -> list[Incident]:
     """The page's incidents with their updates and components loaded, newest first.
 
-    `q` matches the name, the status, the published post-mortem or any update's text.
+    `q` matches the name, the status, the published post-mortem or any update's text;
+    `ids` keeps only those incidents.
     """
     query = (
         select(Incident)
@@ -103,6 +105,8 @@ def list_incidents(
         query = query.where(Incident.status.in_(list(statuses)))
     if q:
         query = query.where(_matching(q))
+    if ids is not None:
+        query = query.where(Incident.id.in_(list(ids)))
     if limit is not None:
         query = query.limit(limit).offset(offset)
     return list(session.scalars(query))
@@ -234,7 +238,7 @@ def edit_update(
     session.flush()
     incident = update.incident
     session.refresh(incident, ["updates"])
-    pages.touch(session, incident.page_id)
+    pages.touch(session, incident.page_id, incident_id=incident.id)
     _audit(
         session,
         actor,
@@ -266,7 +270,7 @@ def edit_incident(
     _refresh_impact(incident)
     incident.updated_at = now or utcnow()
     session.flush()
-    pages.touch(session, incident.page_id)
+    pages.touch(session, incident.page_id, incident_id=incident.id)
     _audit(
         session, actor, "incident.edit", incident, data.model_dump(mode="json", exclude_unset=True)
     )
@@ -503,7 +507,7 @@ def publish_writeup(
         incident.status = IncidentStatus.POSTMORTEM
     incident.updated_at = now or utcnow()
     session.flush()
-    pages.touch(session, incident.page_id)
+    pages.touch(session, incident.page_id, incident_id=incident.id)
     if data.notify_subscribers:
         outbox.notify_update(
             session,
@@ -552,7 +556,7 @@ def retract_writeup(session: Session, *, incident: Incident, actor: Actor) -> In
     if incident.status is IncidentStatus.POSTMORTEM:
         incident.status = IncidentStatus.RESOLVED
     session.flush()
-    pages.touch(session, incident.page_id)
+    pages.touch(session, incident.page_id, incident_id=incident.id)
     _audit(session, actor, "incident.writeup_retract", incident, {})
     return incident
 
@@ -576,7 +580,7 @@ def publish_draft(
     incident.draft = False
     incident.updated_at = now or utcnow()
     session.flush()
-    pages.touch(session, incident.page_id)
+    pages.touch(session, incident.page_id, incident_id=incident.id)
     latest = max(incident.updates, key=lambda u: (u.display_at, u.created_at), default=None)
     if (
         latest is not None
@@ -597,10 +601,10 @@ def publish_draft(
 
 def delete_incident(session: Session, *, incident: Incident, actor: Actor) -> None:
     _audit(session, actor, "incident.delete", incident, {"name": incident.name})
-    page_id = incident.page_id
+    page_id, incident_id = incident.page_id, incident.id
     session.delete(incident)
     session.flush()
-    pages.touch(session, page_id)
+    pages.touch(session, page_id, incident_id=incident_id)
 
 
 def _check_status(kind: IncidentKind, status: IncidentStatus) -> None:
@@ -631,7 +635,7 @@ def _apply(session: Session, incident: Incident, post: _Post) -> IncidentUpdate:
     _refresh_impact(incident)
     incident.updated_at = post.at
     session.flush()
-    pages.touch(session, incident.page_id)
+    pages.touch(session, incident.page_id, incident_id=incident.id)
     if post.deliver_notifications and not incident.draft:
         kind = outbox.kind_of_update(incident, update, first=len(incident.updates) == 1)
         outbox.notify_update(

@@ -26,10 +26,15 @@ HEADERS: tuple[tuple[bytes, bytes], ...] = (
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 
 
+def security_headers(*, hsts: bool) -> tuple[tuple[bytes, bytes], ...]:
+    """The headers every response carries (HSTS only for an https:// site)."""
+    return (*HEADERS, HSTS) if hsts else HEADERS
+
+
 class SecurityHeaders:
     def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
         self.app = app
-        self.extra = (*HEADERS, HSTS) if hsts else HEADERS
+        self.extra = security_headers(hsts=hsts)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -29,7 +29,7 @@ class JsonFormatter(logging.Formatter):
 
 
 def logging_config(level: str = "INFO") -> dict[str, Any]:
-    """A `logging.config.dictConfig` dict sending our and uvicorn's logs as JSON to stderr."""
+    """A `logging.config.dictConfig` dict sending our and granian's logs as JSON to stderr."""
     handler = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
     return {
         "version": 1,
@@ -39,6 +39,6 @@ def logging_config(level: str = "INFO") -> dict[str, Any]:
         "root": {"handlers": ["default"], "level": level},
         "loggers": {
             name: {"handlers": [], "level": level, "propagate": True}
-            for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+            for name in ("_granian", "granian.access")
         },
     }

@@ -6,7 +6,7 @@ allowlist, so a parser bug alone cannot let markup through.
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 
 import nh3
 from markdown_it import MarkdownIt
@@ -63,6 +63,9 @@ def _demote_headings(tokens: list[Token], top_heading: int) -> None:
             token.tag = f"h{min(level, 6)}"
 
 
+# Every rebuild of a page renders the same update texts again (its home, incident
+# page and feeds); the result depends on nothing else.
+@lru_cache(maxsize=4096)
 def render_markdown(text: str, *, top_heading: int = 4) -> Markup:
     """Render user Markdown to sanitised HTML, safe to insert into a page.
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import secrets
+import socket
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 from sqlalchemy import (
     ColumnElement,
@@ -31,6 +34,7 @@ from tocsin.db import utcnow
 from tocsin.errors import Invalid, NotFound
 from tocsin.incidents.models import Incident
 from tocsin.incidents.status import CLOSED_STATUSES
+from tocsin.lib.netpolicy import IPAddress, Policy
 from tocsin.notify.models import Subscriber, SubscriberComponent, SubscriberMode, SubscriberState
 from tocsin.notify.schemas import (
     BulkAction,
@@ -144,6 +148,33 @@ def _start(
     subscriber.failure_count = 0
     subscriber.disabled_reason = None
     subscriber.created_at = subscriber.updated_at = at
+
+
+def refused_endpoint(endpoint: str, *, allow_private: bool) -> str | None:
+    """Why deliveries to this endpoint would be refused ("10.0.0.5 is a private address"),
+    or None. Only a literal address or a loopback name can be judged here; a name's
+    addresses are checked when sending, on every connection."""
+    host = (urlsplit(endpoint).hostname or "").rstrip(".")
+    ip = _literal_ip(host)
+    if ip is not None:
+        reason = Policy(allow_private=allow_private).check(ip)
+    elif not allow_private and (host == "localhost" or host.endswith(".localhost")):
+        reason = "a loopback name"
+    else:
+        reason = None
+    return None if reason is None else f"{host} is {reason}"
+
+
+def _literal_ip(host: str) -> IPAddress | None:
+    # inet_aton also reads the forms a resolver accepts: `127.1`, `0x7f000001`.
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except (OSError, ValueError):
+        return None
 
 
 def _check_components(session: Session, page_id: str, ids: list[str] | None) -> list[str] | None:
@@ -536,3 +567,17 @@ def covering_ids(session: Session, page_id: str, component_ids: Iterable[str]) -
         if c.id in wanted and c.group_id is not None
     }
     return wanted | groups
+
+
+def count_subscribers_for(
+    session: Session, *, page_id: str, component_ids: Iterable[str], incident_id: str | None = None
+) -> int:
+    """How many subscribers a notification about these components would reach, counted as
+    `outbox.notify_update` fans out (each subscriber once)."""
+    query = subscribers_query(
+        page_id=page_id,
+        covering_ids=covering_ids(session, page_id, component_ids),
+        incident_id=incident_id,
+    )
+    reached = query.with_only_columns(Subscriber.id).order_by(None).distinct().subquery()
+    return session.scalar(select(func.count()).select_from(reached)) or 0

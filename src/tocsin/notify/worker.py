@@ -860,6 +860,7 @@ class FanOut:
     title: str
     created_at: datetime
     counts: dict[str, int]
+    incident_id: str | None = None
 
     @property
     def total(self) -> int:
@@ -870,11 +871,20 @@ class FanOut:
         return self.counts[DeliveryStatus.SENT] + self.counts[DeliveryStatus.FAILED]
 
 
-def fan_outs(session: Session, *, incident_id: str | None = None, limit: int = 10) -> list[FanOut]:
-    """The latest notifications (of one incident, or of any), oldest first, with counts."""
+def fan_outs(
+    session: Session,
+    *,
+    incident_id: str | None = None,
+    page_id: str | None = None,
+    limit: int = 10,
+) -> list[FanOut]:
+    """The latest notifications (of one incident or page, or of any), oldest first,
+    with counts."""
     query = select(Notification).order_by(Notification.created_at.desc()).limit(limit)
     if incident_id is not None:
         query = query.where(Notification.incident_id == incident_id)
+    if page_id is not None:
+        query = query.where(Notification.page_id == page_id)
     notes = list(reversed(session.scalars(query).all()))
     counts = outbox.delivery_counts(session, notification_ids=[n.id for n in notes])
     return [
@@ -884,6 +894,7 @@ def fan_outs(session: Session, *, incident_id: str | None = None, limit: int = 1
             title=_title(n.payload),
             created_at=n.created_at,
             counts=counts[n.id],
+            incident_id=n.incident_id,
         )
         for n in notes
     ]

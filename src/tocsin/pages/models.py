@@ -16,3 +16,4 @@ class Page(IdMixin, TimestampMixin, Base):
     logo_url: Mapped[str | None] = mapped_column(String(2048))
     accent_color: Mapped[str | None] = mapped_column(String(9))
     partial_outage_weight: Mapped[float] = mapped_column(Float, default=0.3)
+    language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import secrets
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from http import HTTPStatus
@@ -16,15 +17,17 @@ from itertools import groupby
 from typing import Any
 from urllib.parse import urlsplit
 
-from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined
+from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
 
 from tocsin.components.status import LABELS as COMPONENT_LABELS
 from tocsin.components.status import ComponentStatus
 from tocsin.incidents.status import LABELS as INCIDENT_LABELS
-from tocsin.incidents.status import IncidentKind, IncidentStatus
 from tocsin.lib.markdown import render_markdown
-from tocsin.lib.timefmt import format_date, format_month, format_timestamp, gap_note
-from tocsin.pages import sparkline
+from tocsin.lib.timefmt import format_date, gap_note
+from tocsin.pages import i18n, sparkline
+from tocsin.pages.i18n import Language, context_language
 from tocsin.pages.links import LIVE, Links, export_path
 from tocsin.pages.view import (
     AffectedComponent,
@@ -32,7 +35,9 @@ from tocsin.pages.view import (
     DayBar,
     IncidentView,
     PageState,
+    ResponseTimes,
     UpdateView,
+    occurred_at,
 )
 
 PAST_DAYS = 14
@@ -59,16 +64,14 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    i18n.install(env)
     env.filters.update(
         markdown=render_markdown,
-        timestamp=format_timestamp,
-        date=format_date,
-        month=format_month,
         iso=datetime.isoformat,
-        percent=format_percent,
-        bar_label=bar_label,
+        percent=_percent,
+        bar_label=_bar_label,
         sparkline=sparkline.polylines,
-        sparkline_label=sparkline.label,
+        sparkline_label=_sparkline_label,
     )
     env.globals.update(component_labels=COMPONENT_LABELS, incident_labels=INCIDENT_LABELS)
     return env
@@ -81,15 +84,35 @@ def format_percent(value: float) -> str:
     return f"{floored:.2f}".rstrip("0").rstrip(".")
 
 
-def bar_label(bar: DayBar) -> str:
+def bar_label(bar: DayBar, language: Language | None = None) -> str:
     """`Feb 10, 2026: Partial outage, 99.1%`, the text alternative of one day's bar."""
-    day = format_date(bar.day)
+    lang = language or i18n.language(i18n.DEFAULT)
+    day = format_date(bar.day, lang.dates)
     if bar.worst is None or bar.uptime is None:
-        return f"{day}: No data"
-    label = f"{day}: {COMPONENT_LABELS[bar.worst]}, {format_percent(bar.uptime * 100)}%"
+        return lang.gettext(i18n.BAR_NO_DATA) % {"day": day}
+    label = lang.gettext(i18n.BAR_STATUS) % {
+        "day": day,
+        "status": lang.gettext(COMPONENT_LABELS[bar.worst]),
+        "percent": lang.number(format_percent(bar.uptime * 100)),
+    }
     if bar.incident_names:
         label += " (" + "; ".join(bar.incident_names) + ")"
     return label
+
+
+@pass_context
+def _bar_label(context: Context, bar: DayBar) -> str:
+    return bar_label(bar, context_language(context))
+
+
+@pass_context
+def _percent(context: Context, value: float) -> str:
+    return context_language(context).number(format_percent(value))
+
+
+@pass_context
+def _sparkline_label(context: Context, times: ResponseTimes) -> str:
+    return sparkline.label(times, context_language(context).gettext)
 
 
 def valid_accent(color: str | None) -> str | None:
@@ -118,17 +141,18 @@ def affected_by_group(
     return list(grouped.items())
 
 
-def entries(incident: IncidentView) -> tuple[Entry, ...]:
-    """The updates, newest first, each with its gap note.
+def entries(incident: IncidentView, language: Language | None = None) -> tuple[Entry, ...]:
+    """The updates, newest first, each with its gap note (in `language`, default English).
 
     The write-up entry sits above the newest update, so that update's gap is
     measured to the write-up (incident-page.md: `04:40 PM(2 days earlier)`).
     """
     updates = sorted(incident.updates, key=lambda u: u.display_at, reverse=True)
     newer: datetime | None = incident.writeup.published_at if incident.writeup else None
+    phrase = (language or i18n.language(i18n.DEFAULT)).gap_phrase
     result = []
     for update in updates:
-        result.append(Entry(update, gap_note(newer, update.display_at) if newer else None))
+        result.append(Entry(update, gap_note(newer, update.display_at, phrase) if newer else None))
         newer = update.display_at
     return tuple(result)
 
@@ -149,26 +173,22 @@ def visible_components(components: tuple[ComponentView, ...]) -> tuple[Component
     return tuple(shown)
 
 
-def occurred_at(incident: IncidentView) -> datetime:
-    """When an incident belongs in lists: its start, or a maintenance's window start."""
-    if incident.kind is IncidentKind.MAINTENANCE and incident.scheduled_for:
-        return incident.scheduled_for
-    return incident.started_at
-
-
 def past_incidents(state: PageState) -> tuple[IncidentView, ...]:
     """Incidents and maintenances that have happened or are happening, newest first."""
-    started = [m for m in state.maintenances if m.status is not IncidentStatus.SCHEDULED]
-    return tuple(sorted([*state.incidents, *started], key=occurred_at, reverse=True))
+    return state.past
 
 
 def past_days(state: PageState, days: int = PAST_DAYS) -> list[tuple[date, list[IncidentView]]]:
     """The last `days` days in the page's time zone, today first, with their incidents."""
     zone = state.page.zone
     today = state.generated_at.astimezone(zone).date()
+    first = today - timedelta(days=days - 1)
     by_day: dict[date, list[IncidentView]] = {}
     for incident in past_incidents(state):
-        by_day.setdefault(occurred_at(incident).astimezone(zone).date(), []).append(incident)
+        day = occurred_at(incident).astimezone(zone).date()
+        if day < first:
+            break  # newest first: the rest is older still
+        by_day.setdefault(day, []).append(incident)
     window = (today - timedelta(days=offset) for offset in range(days))
     return [(day, by_day.get(day, [])) for day in window]
 
@@ -183,15 +203,46 @@ class Renderer:
     def __init__(self, *, relative_links: bool = False) -> None:
         self._env = _environment()
         self._relative_links = relative_links
+        # Where the components section goes in the rendered home page: no escaped
+        # text can contain it.
+        self._slot = f"<!--components-{secrets.token_hex(8)}-->"
+        self._components: tuple[tuple[ComponentView, ...], tuple[str, str], bytes] | None = None
 
     def home(self, state: PageState) -> bytes:
-        return self._render(
+        return b"".join(self.home_parts(state))
+
+    def home_parts(self, state: PageState) -> tuple[bytes, bytes, bytes]:
+        """The home page as the parts before, of and after the components section.
+
+        The section, with its uptime bars most of the page, is rendered again only
+        when `state.components` is another object than last time (`state.reload`
+        keeps it while no component changed) or the page's language or zone changed.
+        """
+        components = visible_components(state.components)
+        html = self._render(
             "pages/home.html",
             state,
             "/",
-            components=visible_components(state.components),
+            components=components,
+            # Our own comment, no user text: safe as it is.
+            components_section=Markup(self._slot),  # noqa: S704
             past_days=past_days(state),
         )
+        before, slot, after = html.partition(self._slot.encode())
+        if not slot:
+            return html, b"", b""
+        return before, self._components_section(state, components), after
+
+    def _components_section(self, state: PageState, components: tuple[ComponentView, ...]) -> bytes:
+        # The very same components, not equal ones: comparing bars one by one
+        # would take as long as rendering them.
+        key = (state.page.language, state.page.time_zone)
+        cached = self._components
+        if cached is not None and cached[0] is state.components and cached[1] == key:
+            return cached[2]
+        html = self._render("pages/_components.html", state, "/", components=components)
+        self._components = (state.components, key, html)
+        return html
 
     def incident(self, state: PageState, incident_id: str) -> bytes | None:
         """The page of an incident or a maintenance; None if there is no such id."""
@@ -203,7 +254,7 @@ class Renderer:
             state,
             f"/incidents/{incident_id}",
             incident=incident,
-            entries=entries(incident),
+            entries=entries(incident, i18n.language(state.page.language)),
             affected=affected_by_group(incident),
             writeup_url=web_url(incident.writeup.url) if incident.writeup else None,
         )
@@ -251,14 +302,20 @@ class Renderer:
         accent = valid_accent(state.page.accent_color)
         return f":root {{ --accent: {accent}; }}\n".encode() if accent else b""
 
-    def error(self, status: int, message: str) -> bytes:
+    def error(self, status: int, message: str, language: str = i18n.DEFAULT) -> bytes:
         """A bare error page; it needs no page state, as the page may not exist."""
         try:
             title = HTTPStatus(status).phrase
         except ValueError:
             title = "Error"
         html = self._env.get_template("pages/error.html").render(
-            page=None, accent=None, logo_url=None, title=title, message=message, link=LIVE
+            page=None,
+            accent=None,
+            logo_url=None,
+            title=title,
+            message=message,
+            link=LIVE,
+            language=i18n.language(language),
         )
         return html.encode("utf-8")
 
@@ -274,6 +331,7 @@ class Renderer:
             accent=valid_accent(page.accent_color),
             logo_url=link(logo_url) if logo_url else None,
             link=link,
+            language=i18n.language(page.language),
             **context,
         )
         return html.encode("utf-8")

@@ -1,17 +1,21 @@
 """Answer public GET and HEAD requests straight from the in-memory snapshot.
 
-A plain ASGI middleware in front of the router: a hit costs a dict lookup and
-one `send`, with no routing, no dependency injection and no database. Anything
-it cannot answer exactly as the routes would (unknown paths, invalid query
-parameters, badges with a custom label or colour) goes on to the routes.
+`PublicAnswers.find` runs before the app's middleware and router (see
+`main.Tocsin`): a hit is a dict lookup and two prebuilt ASGI messages, with no
+routing, no dependency injection and no database. Anything it cannot answer
+exactly as the routes would (unknown paths, invalid query parameters, badges
+with a custom label or colour, NUL in the query) goes on to the app, whose
+routes follow the same rules through `respond`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import parse_qsl
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Message, Scope
 
 from tocsin.pages.snapshot import Artifact, Snapshot
 from tocsin.pages.store import SnapshotStore
@@ -19,43 +23,135 @@ from tocsin.pages.store import SnapshotStore
 MAX_HISTORY_PAGE = 100_000
 _BADGE_PARAMS = frozenset({"label", "color"})
 
+Header = tuple[bytes, bytes]
+HitKey = tuple[str, str, str]
+"""Method, route template and status, as `metrics` labels requests."""
 
-class ServeSnapshots:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
-            await self.app(scope, receive, send)
-            return
-        store: SnapshotStore | None = getattr(scope["app"].state, "snapshots", None)
-        key = snapshot_key(scope["path"], scope["query_string"])
-        snapshot = store.for_host(_header(scope, b"host")) if store and key else None
-        artifact = snapshot.get(key) if snapshot is not None and key else None
-        if artifact is None:
-            await self.app(scope, receive, send)
-            return
-        scope["route_template"] = route_template(key or "")
-        status, headers, body = respond(
-            artifact,
-            accept_encoding=_header(scope, b"accept-encoding"),
-            if_none_match=_header(scope, b"if-none-match"),
-        )
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send(
-            {"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body}
-        )
+# Accept-Encoding reduced to what matters here, as an index into `_Prepared.answers`.
+_GZIP = 1
+_BR = 2
+_ACCEPT_BY_MASK = (None, "gzip", "br", "br, gzip")
+_EMPTY_BODY: Message = {"type": "http.response.body", "body": b""}
 
 
-def lookup(snapshot: Snapshot, path: str, query_string: bytes = b"") -> Artifact | None:
-    key = snapshot_key(path, query_string)
-    return snapshot.get(key) if key else None
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    start: Message
+    body: Message
+    not_modified: Message
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """An artifact's responses, one per `_GZIP | _BR` mask, built on its first request."""
+
+    artifact: Artifact
+    route: str
+    answers: tuple[_Answer, ...]
+
+
+class PublicAnswers:
+    """Snapshot hits, counted in `hits` (a plain dict: only the event loop's thread writes)."""
+
+    def __init__(
+        self, store: SnapshotStore, *, extra_headers: Sequence[Header], hits: dict[HitKey, int]
+    ) -> None:
+        self.store = store
+        self.extra_headers = tuple(extra_headers)
+        self.hits = hits
+        # Per page: the snapshot the prepared answers belong to, and those answers.
+        self._prepared: dict[str, tuple[Snapshot, dict[str, _Prepared]]] = {}
+
+    def find(self, scope: Scope) -> tuple[Message, Message] | None:
+        """The response start and body messages for this request, or None to let the app answer."""
+        method = scope["method"]
+        if method != "GET" and method != "HEAD":
+            return None
+        query: bytes = scope["query_string"]
+        if query and (b"%00" in query or b"\x00" in query):
+            return None
+        key = snapshot_key(scope["path"], query) if query else _plain_key(scope["path"])
+        if key is None:
+            return None
+        host, accept, if_none_match = _request_headers(scope["headers"])
+        snapshot = self.store.current.for_host(host.decode("latin-1") if host else None)
+        if snapshot is None:
+            return None
+        prepared = self._lookup(snapshot, key)
+        if prepared is None:
+            return None
+        answer = prepared.answers[_mask(accept)]
+        if if_none_match and etag_matches(if_none_match.decode("latin-1"), prepared.artifact):
+            self._count(method, prepared.route, "304")
+            return answer.not_modified, _EMPTY_BODY
+        self._count(method, prepared.route, "200")
+        return answer.start, _EMPTY_BODY if method == "HEAD" else answer.body
+
+    def _count(self, method: str, route: str, status: str) -> None:
+        key = (method, route, status)
+        self.hits[key] = self.hits.get(key, 0) + 1
+
+    def _lookup(self, snapshot: Snapshot, key: str) -> _Prepared | None:
+        cached = self._prepared.get(snapshot.page_id)
+        if cached is None or cached[0] is not snapshot:
+            # A new snapshot: start afresh, so answers for removed paths do not pile up.
+            cached = self._prepared[snapshot.page_id] = (snapshot, {})
+        prepared = cached[1].get(key)
+        if prepared is None:
+            artifact = snapshot.artifacts.get(key)
+            if artifact is None:
+                return None
+            prepared = cached[1][key] = self._prepare(artifact, route_template(key))
+        return prepared
+
+    def _prepare(self, artifact: Artifact, route: str) -> _Prepared:
+        answers = []
+        for accept in _ACCEPT_BY_MASK:
+            status, headers, body = respond(artifact, accept_encoding=accept, if_none_match=None)
+            _, not_modified, _ = respond(
+                artifact, accept_encoding=accept, if_none_match=artifact.etag
+            )
+            answers.append(
+                _Answer(
+                    start=_start(status, [*headers, *self.extra_headers]),
+                    body={"type": "http.response.body", "body": body},
+                    not_modified=_start(304, [*not_modified, *self.extra_headers]),
+                )
+            )
+        return _Prepared(artifact, route, tuple(answers))
+
+
+def _request_headers(headers: list[Header]) -> tuple[bytes | None, bytes | None, bytes | None]:
+    """Host, Accept-Encoding and If-None-Match, in one pass over the headers."""
+    host = accept = if_none_match = None
+    for name, value in headers:
+        if name == b"host":
+            host = value
+        elif name == b"accept-encoding":
+            accept = value
+        elif name == b"if-none-match":
+            if_none_match = value
+    return host, accept, if_none_match
+
+
+def _start(status: int, headers: list[Header]) -> Message:
+    return {"type": "http.response.start", "status": status, "headers": headers}
+
+
+@lru_cache(maxsize=256)
+def _mask(accept_encoding: bytes | None) -> int:
+    accepted = encodings(accept_encoding.decode("latin-1") if accept_encoding else None)
+    return (_GZIP if "gzip" in accepted else 0) | (_BR if "br" in accepted else 0)
+
+
+def _plain_key(path: str) -> str:
+    return "/history?page=1" if path == "/history" else path
 
 
 def snapshot_key(path: str, query_string: bytes) -> str | None:
     """The snapshot path answering this request, or None if only a route can answer it."""
     if not query_string:
-        return "/history?page=1" if path == "/history" else path
+        return _plain_key(path)
     params = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
     if path == "/history":
         pages = [value for name, value in params if name == "page"]
@@ -144,10 +240,3 @@ def respond(
     if coding is not None:
         headers.append((b"content-encoding", coding.encode()))
     return 200, headers, body
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
@@ -64,6 +65,7 @@ def update_page(session: Session, *, page: Page, data: PageUpdate, actor: Actor)
     for key, value in changes.items():
         setattr(page, key, value)
     session.flush()
+    touch(session, page.id)
     audit.record(
         session,
         actor=actor,
@@ -84,6 +86,7 @@ def _check_domain_free(session: Session, page: Page, domain: str) -> None:
 
 NOTIFY_CHANNEL = "tocsin_pages"
 TOUCHED = "tocsin_touched_pages"
+ORIGIN = "tocsin_origin"
 
 
 class PageVersion(NamedTuple):
@@ -92,17 +95,73 @@ class PageVersion(NamedTuple):
     updated_at: datetime
 
 
-def touch(session: Session, page_id: str) -> None:
-    """Mark the page's public content as changed (v2 `page.updated_at`).
+@dataclass
+class Touched:
+    """What a change did to a page's public side, so that a rebuild reads only that.
 
-    The page id is also kept in `session.info[TOUCHED]`, so that an after-commit
+    `everything` when the writer cannot say (page settings, a raw edit); else the
+    components (statuses, names, order, monitors' rollups) and/or some incidents.
+    """
+
+    everything: bool = False
+    components: bool = False
+    incidents: set[str] = field(default_factory=set)
+
+    def merge(self, other: Touched) -> None:
+        self.everything |= other.everything
+        self.components |= other.components
+        self.incidents |= other.incidents
+
+    def encode(self, page_id: str, origin: str | None = None) -> str:
+        """The NOTIFY payload: the page id, then `*`, `c`, `i:<incident id>` and
+        `o:<origin>` words."""
+        words = [page_id, *(["*"] if self.everything else []), *(["c"] if self.components else [])]
+        words += [f"i:{incident_id}" for incident_id in sorted(self.incidents)]
+        return " ".join([*words, *([f"o:{origin}"] if origin else [])])
+
+
+class Notice(NamedTuple):
+    page_id: str
+    change: Touched
+    origin: str | None
+    """The `session.info[ORIGIN]` of the writing session: its process has seen it already."""
+
+
+def decode_notice(payload: str) -> Notice:
+    """A NOTIFY payload read back; a bare page id means everything changed."""
+    page_id, *words = payload.split()
+    origin = next((word[2:] for word in words if word.startswith("o:")), None)
+    if not [word for word in words if not word.startswith("o:")]:
+        return Notice(page_id, Touched(everything=True), origin)
+    change = Touched(
+        everything="*" in words,
+        components="c" in words,
+        incidents={word[2:] for word in words if word.startswith("i:")},
+    )
+    return Notice(page_id, change, origin)
+
+
+def touch(
+    session: Session, page_id: str, *, incident_id: str | None = None, components: bool = False
+) -> None:
+    """Mark the page's public content as changed (v2 `page.updated_at`): its components,
+    the incident `incident_id`, or, naming neither, everything.
+
+    What changed is also kept in `session.info[TOUCHED]`, so that an after-commit
     hook in this process can rebuild the page's snapshot at once; on PostgreSQL a
     NOTIFY, delivered when the transaction commits, tells the other processes.
     """
+    change = Touched(
+        everything=incident_id is None and not components,
+        components=components,
+        incidents={incident_id} if incident_id is not None else set(),
+    )
     session.execute(update(Page).where(Page.id == page_id).values(updated_at=utcnow()))
-    session.info.setdefault(TOUCHED, set()).add(page_id)
+    touched: dict[str, Touched] = session.info.setdefault(TOUCHED, {})
+    touched.setdefault(page_id, Touched()).merge(change)
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(func.pg_notify(NOTIFY_CHANNEL, page_id)))
+        payload = change.encode(page_id, session.info.get(ORIGIN))
+        session.execute(select(func.pg_notify(NOTIFY_CHANNEL, payload)))
 
 
 def page_versions(session: Session) -> list[PageVersion]:

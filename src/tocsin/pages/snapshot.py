@@ -10,7 +10,9 @@ from __future__ import annotations
 import gzip
 import hashlib
 import math
-from collections.abc import Callable, Hashable, Iterator, Mapping
+import struct
+import zlib
+from collections.abc import Callable, Collection, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -19,7 +21,7 @@ import brotli
 
 from tocsin.pages import badges, feeds, v2
 from tocsin.pages.render import HISTORY_PER_PAGE, Renderer, past_incidents
-from tocsin.pages.view import ComponentView, PageState
+from tocsin.pages.view import ComponentView, IncidentView, PageState
 
 PUBLIC_CACHE = "public, max-age=10, stale-while-revalidate=30, stale-if-error=86400"
 # Badges are revalidated on every view (cheap with the ETag), so an embedded
@@ -35,6 +37,14 @@ GZIP_LEVEL = 6
 # Quality 5 compresses better than gzip -6 at a similar speed; 11 would cost
 # tens of milliseconds per page on every rebuild.
 BROTLI_QUALITY = 5
+# A home page with hundreds of components' uptime bars runs to megabytes of very
+# repetitive HTML: there quality 3 is several times faster for some 15% more bytes.
+BROTLI_LARGE = 1 << 20
+BROTLI_LARGE_QUALITY = 3
+# A gzip member around joined deflate streams (RFC 1952: no mtime, unknown OS),
+# closed by an empty final block.
+_GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+_FINAL_EMPTY_BLOCK = b"\x03\x00"
 
 V2_BODIES: tuple[tuple[str, Callable[[PageState], v2.JSONDict]], ...] = (
     ("summary.json", v2.summary),
@@ -89,9 +99,42 @@ class Snapshot:
     artifacts: Mapping[str, Artifact]
     # What each artifact was rendered from, so the next build can reuse it.
     inputs: Mapping[str, Hashable] = field(default_factory=dict, repr=False, compare=False)
+    # Defaults, not factories, so that snapshots saved by an older version still load.
+    chrome: Hashable = field(default=None, repr=False, compare=False)
+    incident_pages: IncidentPages | None = field(default=None, repr=False, compare=False)
+    components_segment: Segment | None = field(default=None, repr=False, compare=False)
 
     def get(self, path: str) -> Artifact | None:
         return self.artifacts.get(path)
+
+    def __getstate__(self) -> dict[str, object]:
+        # The segment only speeds up this process's next build; on disk it would
+        # double the size of the home page.
+        return {k: v for k, v in self.__dict__.items() if k != "components_segment"}
+
+
+@dataclass(frozen=True)
+class IncidentPages:
+    """The incident and write-up pages among a snapshot's artifacts, and their inputs:
+    a change to a few incidents copies these and renders only theirs."""
+
+    artifacts: dict[str, Artifact]
+    inputs: dict[str, Hashable]
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """Part of a body and its raw deflate stream, which ends in a full flush: streams
+    compressed apart join into one gzip member, so an unchanged part is not
+    compressed again."""
+
+    data: bytes
+    deflated: bytes
+
+    @staticmethod
+    def of(data: bytes) -> Segment:
+        compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
+        return Segment(data, compressor.compress(data) + compressor.flush(zlib.Z_FULL_FLUSH))
 
 
 def make_artifact(
@@ -102,12 +145,39 @@ def make_artifact(
     headers: tuple[tuple[str, str], ...] = (),
 ) -> Artifact:
     """Compress `body` both ways and give it a strong ETag."""
+    gzipped = gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
+    return _artifact(body, gzipped, content_type, cache_control, headers)
+
+
+def joined_artifact(segments: Sequence[Segment], content_type: str) -> Artifact:
+    """`make_artifact` of the segments' data joined, reusing their deflate streams."""
+    body = b"".join(segment.data for segment in segments)
+    gzipped = b"".join(
+        (
+            _GZIP_HEADER,
+            *(segment.deflated for segment in segments),
+            _FINAL_EMPTY_BLOCK,
+            struct.pack("<II", zlib.crc32(body), len(body) & 0xFFFFFFFF),
+        )
+    )
+    return _artifact(body, gzipped, content_type, PUBLIC_CACHE, ())
+
+
+def _artifact(
+    body: bytes,
+    gzipped: bytes,
+    content_type: str,
+    cache_control: str,
+    headers: tuple[tuple[str, str], ...],
+) -> Artifact:
+    quality = BROTLI_QUALITY if len(body) < BROTLI_LARGE else BROTLI_LARGE_QUALITY
     return Artifact(
         body=body,
-        gzip=gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0),
-        br=brotli.compress(body, quality=BROTLI_QUALITY),
+        gzip=gzipped,
+        br=brotli.compress(body, quality=quality),
         content_type=content_type,
-        etag=f'"{hashlib.sha256(body).hexdigest()[:32]}"',
+        # BLAKE2 hashes a page of megabytes several times faster than SHA-256.
+        etag=f'"{hashlib.blake2b(body, digest_size=16).hexdigest()}"',
         cache_control=cache_control,
         headers=headers,
     )
@@ -119,26 +189,38 @@ def build_snapshot(
     *,
     domain: str | None = None,
     previous: Snapshot | None = None,
+    changed: Collection[str] | None = None,
 ) -> Snapshot:
     """Render every public artifact of `state`.
 
     Incident, write-up and history pages whose inputs equal those in `previous`
     are reused as they are: with thousands of past incidents, a change renders
-    and compresses only what it touched.
+    and compresses only what it touched. `changed`, if known, names the incidents
+    whose views may differ from `previous`'s, so the others are not even compared.
     """
+    chrome = _chrome(state)
     builder = _Builder(previous)
+    before, section, after = renderer.home_parts(state)
+    reusable = previous.components_segment if previous is not None else None
+    segment = reusable if reusable is not None and reusable.data is section else None
+    segment = segment or Segment.of(section)
+    builder.artifacts["/"] = joined_artifact((Segment.of(before), segment, Segment.of(after)), HTML)
     for path, body, content_type, cache, headers in _volatile(state, renderer):
         builder.add(path, None, partial(bytes, body), content_type, cache, headers)
-    _add_incident_pages(builder, state, renderer)
-    _add_history_pages(builder, state, renderer)
+    _add_badges(builder, state, chrome, previous)
+    _add_history_pages(builder, state, renderer, chrome)
+    incident_pages = _incident_pages(state, renderer, chrome, previous, changed)
     return Snapshot(
         page_id=state.page.id,
         domain=domain,
         version=state.page.updated_at,
         built_at=state.generated_at,
         state=state,
-        artifacts=builder.artifacts,
-        inputs=builder.inputs,
+        artifacts={**incident_pages.artifacts, **builder.artifacts},
+        inputs={**incident_pages.inputs, **builder.inputs},
+        chrome=chrome,
+        incident_pages=incident_pages,
+        components_segment=segment,
     )
 
 
@@ -153,17 +235,36 @@ _Row = tuple[str, bytes, str, str, tuple[tuple[str, str], ...]]
 
 def _volatile(state: PageState, renderer: Renderer) -> Iterator[_Row]:
     """The artifacts that depend on the whole state or on the clock: always rebuilt."""
-    yield "/", renderer.home(state), HTML, PUBLIC_CACHE, ()
     yield "/theme.css", renderer.theme(state), "text/css", PUBLIC_CACHE, ()
     for path, build in V2_BODIES:
         yield f"/api/v2/{path}", v2.encode(build(state)), JSON, PUBLIC_CACHE, CORS
     for path, render, content_type in FEEDS:
         yield path, render(state), content_type, PUBLIC_CACHE, CORS
-    yield "/badge.svg", badges.page_badge(state), SVG, BADGE_CACHE, ()
+
+
+def _add_badges(
+    builder: _Builder, state: PageState, chrome: Hashable, previous: Snapshot | None
+) -> None:
+    """The badges, which show only the page and its components' statuses: kept while
+    the components are the very same objects (`state.reload`), as comparing equal
+    copies would take longer than drawing them."""
+    same = (
+        previous is not None
+        and previous.state.components is state.components
+        and previous.chrome == chrome
+    )
+    drawn: list[tuple[str, Callable[[], bytes | None]]] = [
+        ("/badge.svg", partial(badges.page_badge, state))
+    ]
     for component in flat_components(state.components):
-        body = badges.component_badge(state, component.id)
-        if body is not None:
-            yield f"/components/{component.id}/badge.svg", body, SVG, BADGE_CACHE, ()
+        path = f"/components/{component.id}/badge.svg"
+        drawn.append((path, partial(badges.component_badge, state, component.id)))
+    for path, draw in drawn:
+        kept = previous.artifacts.get(path) if same and previous is not None else None
+        if kept is not None:
+            builder.artifacts[path] = kept
+        elif (body := draw()) is not None:
+            builder.artifacts[path] = make_artifact(body, SVG, cache_control=BADGE_CACHE)
 
 
 def _chrome(state: PageState) -> Hashable:
@@ -171,20 +272,48 @@ def _chrome(state: PageState) -> Hashable:
     return replace(state.page, updated_at=datetime.min.replace(tzinfo=UTC))
 
 
-def _add_incident_pages(builder: _Builder, state: PageState, renderer: Renderer) -> None:
-    chrome = _chrome(state)
-    for incident in (*state.incidents, *state.maintenances):
-        path = f"/incidents/{incident.id}"
-        key = (chrome, incident)
-        builder.add(path, key, partial(renderer.incident, state, incident.id), HTML)
-        if incident.writeup is not None and incident.writeup.body:
-            builder.add(
-                f"{path}/write-up", key, partial(renderer.writeup, state, incident.id), HTML
-            )
+def _incident_pages(
+    state: PageState,
+    renderer: Renderer,
+    chrome: Hashable,
+    previous: Snapshot | None,
+    changed: Collection[str] | None,
+) -> IncidentPages:
+    before = previous.incident_pages if previous is not None else None
+    if before is None or changed is None or previous is None or previous.chrome != chrome:
+        builder = _Builder(previous)
+        for incident in (*state.incidents, *state.maintenances):
+            _add_incident_page(builder, state, renderer, chrome, incident)
+        return IncidentPages(builder.artifacts, builder.inputs)
+    builder = _Builder(None)
+    builder.artifacts, builder.inputs = dict(before.artifacts), dict(before.inputs)
+    for incident_id in changed:
+        for path in (f"/incidents/{incident_id}", f"/incidents/{incident_id}/write-up"):
+            builder.artifacts.pop(path, None)
+            builder.inputs.pop(path, None)
+        view = state.by_id.get(incident_id)
+        if view is not None:
+            _add_incident_page(builder, state, renderer, chrome, view)
+    return IncidentPages(builder.artifacts, builder.inputs)
 
 
-def _add_history_pages(builder: _Builder, state: PageState, renderer: Renderer) -> None:
-    chrome = _chrome(state)
+def _add_incident_page(
+    builder: _Builder,
+    state: PageState,
+    renderer: Renderer,
+    chrome: Hashable,
+    incident: IncidentView,
+) -> None:
+    path = f"/incidents/{incident.id}"
+    key = (chrome, incident)
+    builder.add(path, key, partial(renderer.incident, state, incident.id), HTML)
+    if incident.writeup is not None and incident.writeup.body:
+        builder.add(f"{path}/write-up", key, partial(renderer.writeup, state, incident.id), HTML)
+
+
+def _add_history_pages(
+    builder: _Builder, state: PageState, renderer: Renderer, chrome: Hashable
+) -> None:
     incidents = past_incidents(state)
     page_count = max(1, math.ceil(len(incidents) / HISTORY_PER_PAGE))
     for number in range(1, page_count + 1):

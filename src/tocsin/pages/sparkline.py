@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from tocsin.pages.view import ResponseTimes
 
 WIDTH = 240
 HEIGHT = 32
 PAD = 2
+
+NO_TIMES = "No response times in the last %(hours)s hours"
+MEDIAN = (
+    "Median response time over the last %(hours)s hours: %(low)s–%(high)s ms, latest %(latest)s ms"
+)
 
 
 def polylines(values: Sequence[float | None]) -> list[str]:
@@ -45,12 +50,18 @@ def _points(run: list[tuple[float, float]], step: float) -> str:
     return " ".join(f"{x:.1f},{y:.1f}" for x, y in run)
 
 
-def label(times: ResponseTimes) -> str:
-    """The text alternative: the range and the latest median, in whole milliseconds."""
+def label(times: ResponseTimes, gettext: Callable[[str], str] | None = None) -> str:
+    """The text alternative: the range and the latest median, in whole milliseconds.
+
+    `gettext` translates the sentence (the public page's language); English by default.
+    """
+    translate = gettext or (lambda text: text)
     measured = [v for v in times.latency_ms if v is not None]
     if not measured:
-        return f"No response times in the last {times.hours} hours"
-    return (
-        f"Median response time over the last {times.hours} hours: "
-        f"{min(measured):.0f}–{max(measured):.0f} ms, latest {measured[-1]:.0f} ms"
-    )
+        return translate(NO_TIMES) % {"hours": times.hours}
+    return translate(MEDIAN) % {
+        "hours": times.hours,
+        "low": f"{min(measured):.0f}",
+        "high": f"{max(measured):.0f}",
+        "latest": f"{measured[-1]:.0f}",
+    }

@@ -11,6 +11,13 @@ Invalidation, in order of speed:
    every minute and when its day changes, for the uptime bars and the
    "past 14 days" list.
 
+A touch says what changed (`pages.Touched`), so 1 and 2 read again only those
+incidents and, if named, the components, and render only the artifacts that
+depend on them. A version that moved with nobody saying what changed (another
+process on SQLite) reads the whole page again, as does every rebuild after
+`FULL_RELOAD`, which bounds how long a change is missed if an unannounced write
+races an announced one.
+
 Public requests only read `SnapshotStore.current`, swapped by one assignment.
 """
 
@@ -20,10 +27,11 @@ import asyncio
 import logging
 import os
 import pickle
+import secrets
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -35,11 +43,14 @@ from tocsin.db import utcnow
 from tocsin.pages import service as pages
 from tocsin.pages.render import Renderer
 from tocsin.pages.snapshot import Snapshot, build_snapshot
-from tocsin.pages.state import load_state
+from tocsin.pages.state import LoadedState, load, reload
 
 logger = logging.getLogger(__name__)
 
 MAX_AGE = timedelta(minutes=1)
+FULL_RELOAD = timedelta(minutes=10)
+SAVE_QUIET = 1.0
+SAVE_MAX_DELAY = 10.0
 SNAPSHOT_FILE = "snapshot.pickle"
 DEFAULT_FILE = "default_page"
 
@@ -83,10 +94,13 @@ class SnapshotStore:
         self.disk = SnapshotDisk(directory)
         self._lock = threading.Lock()
         self._dirty_lock = threading.Lock()
-        self._dirty: set[str] = set()
+        self._dirty: dict[str, pages.Touched] = {}
+        # Per page: its state as last read, and when it was last read whole.
+        self._loaded: dict[str, tuple[LoadedState, datetime]] = {}
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.origin = secrets.token_hex(8)
 
     # --- reading ----------------------------------------------------------------------
 
@@ -95,25 +109,26 @@ class SnapshotStore:
 
     # --- refreshing -------------------------------------------------------------------
 
-    def mark_dirty(self, page_ids: Collection[str]) -> None:
+    def mark_dirty(self, changes: Mapping[str, pages.Touched]) -> None:
         """Have the refresher rebuild these pages soon (from another thread or the loop)."""
         with self._dirty_lock:
-            self._dirty.update(page_ids)
+            _merge(self._dirty, changes)
         self._wake.set()
 
-    def refresh(self, page_ids: Collection[str] = (), *, everything: bool = False) -> bool:
-        """Rebuild `page_ids` (or, with `everything`, all pages) and every page whose
-        version or day moved on; return False (keeping the current snapshots) if the
-        database cannot be read."""
+    def refresh(
+        self, changes: Mapping[str, pages.Touched] | None = None, *, everything: bool = False
+    ) -> bool:
+        """Rebuild what `changes` name (or, with `everything`, all pages) and every page
+        whose version or day moved on; return False (keeping the current snapshots) if
+        the database cannot be read."""
         with self._lock:
             with self._dirty_lock:
-                forced = set(page_ids) | self._dirty
-                self._dirty.clear()
+                forced, self._dirty = self._dirty, {}
+                _merge(forced, changes or {})
             try:
                 self._refresh(forced, everything=everything)
             except DBAPIError as exc:
-                with self._dirty_lock:
-                    self._dirty.update(forced)
+                self.mark_dirty(forced)
                 if self.database_ok:
                     logger.warning("database unreachable, serving the last snapshots: %s", exc)
                 self.database_ok = False
@@ -123,7 +138,7 @@ class SnapshotStore:
         self.database_ok = True
         return True
 
-    def _refresh(self, forced: set[str], *, everything: bool) -> None:
+    def _refresh(self, forced: dict[str, pages.Touched], *, everything: bool) -> None:
         old = self.current
         now = utcnow()
         with self.factory() as session:
@@ -131,8 +146,12 @@ class SnapshotStore:
             snapshots = {}
             for version in versions:
                 previous = old.pages.get(version.id)
-                if everything or version.id in forced or _stale(previous, version, now):
-                    snapshots[version.id] = self._build(session, version, previous, now)
+                change = forced.get(version.id)
+                if everything or previous is None:
+                    change = pages.Touched(everything=True)
+                change = self._to_read(version, previous, change, now)
+                if change is not None:
+                    snapshots[version.id] = self._build(session, version, previous, change, now)
                 elif previous is not None:
                     snapshots[version.id] = previous
         hosts = {v.domain: v.id for v in versions if v.domain}
@@ -141,17 +160,58 @@ class SnapshotStore:
             if old.pages.get(page_id) is not snapshot:
                 self.disk.save(snapshot, default=page_id == self.current.default_id)
 
+    def _to_read(
+        self,
+        version: pages.PageVersion,
+        previous: Snapshot | None,
+        change: pages.Touched | None,
+        now: datetime,
+    ) -> pages.Touched | None:
+        """What of the page to read again (None: nothing, keep `previous`)."""
+        cached = self._loaded.get(version.id)
+        if cached is None or now - cached[1] >= FULL_RELOAD:
+            return pages.Touched(everything=True)
+        if change is None and previous is not None and previous.version != version.updated_at:
+            return pages.Touched(everything=True)
+        if _stale(cached[0], now):
+            change = change or pages.Touched()
+            change.components = True
+        return change
+
     def _build(
         self,
         session: Session,
         version: pages.PageVersion,
         previous: Snapshot | None,
+        change: pages.Touched,
         now: datetime,
     ) -> Snapshot:
         started = time.perf_counter()
         page = pages.get_page(session, version.id)
-        state = load_state(session, page=page, now=now, base_url=self.base_url)
-        snapshot = build_snapshot(state, self.renderer, domain=page.domain, previous=previous)
+        cached = self._loaded.get(version.id)
+        if change.everything or cached is None:
+            loaded = load(session, page=page, now=now, base_url=self.base_url)
+            read_whole_at = now
+        else:
+            loaded = reload(
+                session,
+                cached[0],
+                page=page,
+                now=now,
+                base_url=self.base_url,
+                incident_ids=change.incidents,
+                components=change.components,
+            )
+            read_whole_at = cached[1]
+        snapshot = build_snapshot(
+            loaded.state,
+            self.renderer,
+            domain=page.domain,
+            previous=previous,
+            changed=loaded.changed,
+        )
+        # Only now: the next reload starts from the state its previous snapshot shows.
+        self._loaded[version.id] = (loaded, read_whole_at)
         if self.on_rebuild is not None:
             self.on_rebuild(time.perf_counter() - started)
         return snapshot
@@ -202,26 +262,43 @@ class SnapshotStore:
             try:
                 with psycopg.connect(dsn, autocommit=True, connect_timeout=5) as conn:
                     conn.execute(f"LISTEN {pages.NOTIFY_CHANNEL}")
-                    self.mark_dirty(())
+                    # Changes made while not listening are found by the version check.
+                    self.mark_dirty({})
                     while not self._stop.is_set():
                         for notify in conn.notifies(timeout=1.0):
-                            self.mark_dirty((notify.payload,))
+                            notice = pages.decode_notice(notify.payload)
+                            # Our own commits were rebuilt as they returned.
+                            if notice.origin != self.origin:
+                                self.mark_dirty({notice.page_id: notice.change})
             except psycopg.Error:
                 self._stop.wait(1.0)
 
 
-def _stale(previous: Snapshot | None, version: pages.PageVersion, now: datetime) -> bool:
-    if previous is None or previous.version != version.updated_at:
+def _stale(loaded: LoadedState, now: datetime) -> bool:
+    """Whether the uptime bars or the day's lists are due for the clock's sake."""
+    read_at = loaded.components.read_at
+    if now - read_at >= MAX_AGE:
         return True
-    if now - previous.built_at >= MAX_AGE:
-        return True
-    zone = previous.state.page.zone
-    return previous.built_at.astimezone(zone).date() != now.astimezone(zone).date()
+    zone = loaded.state.page.zone
+    return read_at.astimezone(zone).date() != now.astimezone(zone).date()
+
+
+def _merge(into: dict[str, pages.Touched], changes: Mapping[str, pages.Touched]) -> None:
+    for page_id, change in changes.items():
+        into.setdefault(page_id, pages.Touched()).merge(change)
 
 
 class SnapshotDisk:
     """The last snapshot of each page under `directory/<page_id>/`, written by a
-    background thread (latest wins) and replaced atomically by a rename."""
+    background thread and replaced atomically by a rename.
+
+    The thread writes once changes pause for `SAVE_QUIET` seconds (or after
+    `SAVE_MAX_DELAY`), the latest snapshot winning: pickling a page with
+    thousands of incidents holds the interpreter for tens of milliseconds, which
+    a burst of updates should not pay each time. What is written is what serving
+    needs (the artifacts, and the state without its incidents, for the badges);
+    the first rebuild after loading it renders everything again.
+    """
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -240,7 +317,12 @@ class SnapshotDisk:
     def run(self, stop: threading.Event) -> None:
         while True:
             self._wake.wait()
-            self._wake.clear()
+            deadline = time.monotonic() + SAVE_MAX_DELAY
+            while not stop.is_set():
+                self._wake.clear()
+                quiet = min(SAVE_QUIET, deadline - time.monotonic())
+                if quiet <= 0 or not self._wake.wait(quiet):
+                    break
             self.flush()
             if stop.is_set():
                 return
@@ -257,7 +339,7 @@ class SnapshotDisk:
     def _write(self, snapshot: Snapshot, *, default: bool) -> None:
         folder = self.directory / snapshot.page_id
         folder.mkdir(parents=True, exist_ok=True)
-        _write_atomically(folder / SNAPSHOT_FILE, pickle.dumps(snapshot, protocol=5))
+        _write_atomically(folder / SNAPSHOT_FILE, pickle.dumps(_for_disk(snapshot), protocol=5))
         if default:
             _write_atomically(self.directory / DEFAULT_FILE, snapshot.page_id.encode())
 
@@ -275,6 +357,11 @@ class SnapshotDisk:
         default_path = self.directory / DEFAULT_FILE
         default_id = default_path.read_text().strip() if default_path.exists() else None
         return found, default_id if default_id in found else None
+
+
+def _for_disk(snapshot: Snapshot) -> Snapshot:
+    state = replace(snapshot.state, incidents=(), maintenances=(), by_id={})
+    return replace(snapshot, state=state, inputs={}, incident_pages=None)
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -295,7 +382,7 @@ def follow_commits(store: SnapshotStore, factory: sessionmaker[Session]) -> None
     """
 
     def after_commit(session: Session) -> None:
-        touched = session.info.pop(pages.TOUCHED, None)
+        touched: dict[str, pages.Touched] | None = session.info.pop(pages.TOUCHED, None)
         if not touched:
             return
         if _on_event_loop():
@@ -306,6 +393,8 @@ def follow_commits(store: SnapshotStore, factory: sessionmaker[Session]) -> None
     def after_rollback(session: Session) -> None:
         session.info.pop(pages.TOUCHED, None)
 
+    # Signs this process's NOTIFYs, so that its listener skips what it has rebuilt.
+    factory.configure(info={**(factory.kw.get("info") or {}), pages.ORIGIN: store.origin})
     event.listen(factory, "after_commit", after_commit)
     event.listen(factory, "after_rollback", after_rollback)
 

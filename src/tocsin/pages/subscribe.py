@@ -36,6 +36,7 @@ from tocsin.notify import links, outbox
 from tocsin.notify import service as subscribers
 from tocsin.notify.models import NotificationKind, Subscriber, SubscriberState
 from tocsin.notify.schemas import SubscriberCreate
+from tocsin.pages import i18n
 from tocsin.pages import service as pages
 from tocsin.pages.models import Page
 from tocsin.pages.render import valid_accent, web_url
@@ -210,8 +211,8 @@ def _hit(session: Session, key: str, limit: Limit) -> Decision | None:
 
 
 def _client(request: Request) -> str:
-    # The server's view of the peer: behind a proxy, run uvicorn with --proxy-headers and
-    # --forwarded-allow-ips so this is the real client, never a header anyone can send.
+    # The server's view of the peer: behind a proxy, list it in TOCSIN_FORWARDED_ALLOW_IPS
+    # so this is the real client, never a header anyone can send.
     return request.client.host if request.client else "unknown"
 
 
@@ -497,7 +498,7 @@ def _flatten(choices: list[Choice]) -> list[Choice]:
 
 @cache
 def _environment() -> Environment:
-    return Environment(
+    env = Environment(
         loader=ChoiceLoader(
             [PackageLoader("tocsin.pages", "templates"), PackageLoader("tocsin", "templates")]
         ),
@@ -506,6 +507,8 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    i18n.install(env)
+    return env
 
 
 def _render(
@@ -526,6 +529,7 @@ def _render(
             page=page,
             accent=valid_accent(page.accent_color) if page else None,
             logo_url=web_url(page.logo_url, allow_root_relative=True) if page else None,
+            language=i18n.language(page.language if page else None),
             **context,
         )
     )

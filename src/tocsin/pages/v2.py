@@ -110,8 +110,16 @@ def incident_update(state: PageState, incident: IncidentView, update: UpdateView
     }
 
 
-def _component_bodies(state: PageState) -> dict[str, JSONDict]:
-    return {row.id: component(state, row) for row in flat_components(state)}
+def _component_bodies(
+    state: PageState, views: tuple[IncidentView, ...] | None = None
+) -> dict[str, JSONDict]:
+    """Every component's v2 object or, given `views`, those of the components they name."""
+    named = {cid for view in views for cid in view.component_ids} if views is not None else None
+    return {
+        row.id: component(state, row)
+        for row in flat_components(state)
+        if named is None or row.id in named
+    }
 
 
 def incident(state: PageState, view: IncidentView, bodies: dict[str, JSONDict]) -> JSONDict:
@@ -142,7 +150,7 @@ def incident(state: PageState, view: IncidentView, bodies: dict[str, JSONDict]) 
 
 
 def _incidents(state: PageState, views: tuple[IncidentView, ...], key: str) -> JSONDict:
-    bodies = _component_bodies(state)
+    bodies = _component_bodies(state, views)
     return {"page": page(state), key: [incident(state, view, bodies) for view in views]}
 
 

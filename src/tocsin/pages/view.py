@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from tocsin.components.status import ComponentStatus, Indicator
@@ -24,6 +25,8 @@ class PageView:
     accent_color: str | None
     partial_outage_weight: float
     updated_at: datetime
+    language: str = "en"
+    """The public page's language code (`pages.i18n`)."""
 
     @property
     def zone(self) -> ZoneInfo:
@@ -160,11 +163,12 @@ class PageState:
     """Every maintenance, soonest scheduled_for last."""
     by_id: dict[str, IncidentView] = field(default_factory=dict)
 
-    @property
+    # Cached: a rebuild reads these several times, and each scans every incident.
+    @cached_property
     def unresolved(self) -> tuple[IncidentView, ...]:
         return tuple(i for i in self.incidents if i.is_open)
 
-    @property
+    @cached_property
     def active_maintenances(self) -> tuple[IncidentView, ...]:
         return tuple(
             m
@@ -172,6 +176,19 @@ class PageState:
             if m.status in (IncidentStatus.IN_PROGRESS, IncidentStatus.VERIFYING)
         )
 
-    @property
+    @cached_property
     def upcoming_maintenances(self) -> tuple[IncidentView, ...]:
         return tuple(m for m in self.maintenances if m.status is IncidentStatus.SCHEDULED)
+
+    @cached_property
+    def past(self) -> tuple[IncidentView, ...]:
+        """Incidents and maintenances that have happened or are happening, newest first."""
+        started = [m for m in self.maintenances if m.status is not IncidentStatus.SCHEDULED]
+        return tuple(sorted([*self.incidents, *started], key=occurred_at, reverse=True))
+
+
+def occurred_at(incident: IncidentView) -> datetime:
+    """When an incident belongs in lists: its start, or a maintenance's window start."""
+    if incident.kind is IncidentKind.MAINTENANCE and incident.scheduled_for:
+        return incident.scheduled_for
+    return incident.started_at

@@ -202,8 +202,14 @@ def _needs_setup(session: SessionDep) -> bool:
     return session.scalars(select(User.id).where(User.password_hash.is_not(None))).first() is None
 
 
+_FORWARDED = ("forwarded", "x-forwarded-for", "x-real-ip")
+
+
 def _local(request: Request) -> bool:
-    return auth.client_ip(request) in ("127.0.0.1", "::1")
+    """From the machine itself, not relayed: behind a proxy on the same host every
+    request comes from loopback, and the proxy's headers are the sign of it."""
+    relayed = any(name in request.headers for name in _FORWARDED)
+    return auth.client_ip(request) in ("127.0.0.1", "::1") and not relayed
 
 
 @router.get("/setup", response_class=HTMLResponse)
