@@ -521,6 +521,32 @@ def test_subscribers_for_adds_the_incidents_own_subscribers(session: Session, pa
     assert _notified(session, page, [api.id], incident_id=incident.id) == {"follower@example.com"}
 
 
+def test_someone_on_the_page_and_the_incident_hears_of_it_once(
+    session: Session, page: Page
+) -> None:
+    api = component(session, page, "API")
+    web = component(session, page, "Web")
+    incident = _incident(session, page)
+    _active(session, page, email="both@example.com")
+    _active(session, page, email="web-only@example.com", component_ids=[web.id])
+    for email in ("both@example.com", "web-only@example.com"):
+        _subscribe(session, page, incident, email=email, skip_confirmation_notification=True)
+    session.commit()
+
+    found = list(
+        subscribers.subscribers_for(
+            session, page_id=page.id, component_ids=[api.id], incident_id=incident.id
+        )
+    )
+
+    # One row each: the page subscription for the first; for the second, whose page
+    # subscription does not cover API, the incident subscription.
+    assert sorted((row.email, row.incident_id) for row in found) == [
+        ("both@example.com", None),
+        ("web-only@example.com", incident.id),
+    ]
+
+
 def test_deleting_a_subscribers_last_component_does_not_widen_the_subscription(
     session: Session, page: Page
 ) -> None:

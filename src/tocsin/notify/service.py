@@ -25,7 +25,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from tocsin.audit import service as audit
 from tocsin.audit.service import Actor
@@ -524,16 +524,40 @@ def subscribers_query(
     subscriber hears of it. With `incident_id`, that incident's subscribers are added.
     One statement, so a caller may also feed it to INSERT … SELECT.
     """
-    audience = _in_scope(page_id, None)
+    audience = _page_audience(Subscriber, page_id, covering_ids)
+    if incident_id is not None:
+        # Someone subscribed both to the page and to this incident hears of it once,
+        # through the page subscription, when that one covers the event too.
+        page_twin = aliased(Subscriber)
+        covered_by_page = exists().where(
+            _page_audience(page_twin, page_id, covering_ids),
+            page_twin.mode == Subscriber.mode,
+            func.coalesce(page_twin.email, page_twin.endpoint, page_twin.phone_number)
+            == func.coalesce(Subscriber.email, Subscriber.endpoint, Subscriber.phone_number),
+        )
+        audience = or_(audience, and_(_in_scope(page_id, incident_id), ~covered_by_page))
+    return select(Subscriber).where(audience, _STATES["active"]).order_by(Subscriber.id)
+
+
+def _page_audience(
+    sub: type[Subscriber], page_id: str, covering_ids: Iterable[str] | None
+) -> ColumnElement[bool]:
+    """Active page-wide subscribers (of the entity `sub`, which may be an alias) whose
+    components cover the event; `covering_ids` None means the whole page."""
+    audience = and_(
+        sub.page_id == page_id,
+        sub.incident_id.is_(None),
+        sub.quarantined_at.is_(None),
+        sub.unsubscribed_at.is_(None),
+        sub.confirmed_at.is_not(None),
+    )
     if covering_ids is not None:
         chosen = exists().where(
-            SubscriberComponent.subscriber_id == Subscriber.id,
+            SubscriberComponent.subscriber_id == sub.id,
             SubscriberComponent.component_id.in_(list(covering_ids)),
         )
-        audience = and_(audience, or_(Subscriber.all_components, chosen))
-    if incident_id is not None:
-        audience = or_(audience, _in_scope(page_id, incident_id))
-    return select(Subscriber).where(audience, _STATES["active"]).order_by(Subscriber.id)
+        audience = and_(audience, or_(sub.all_components, chosen))
+    return audience
 
 
 def subscribers_for(
