@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -152,3 +153,27 @@ def test_the_worker_stops_cleanly_on_sigterm(database_url: str, tmp_path: Path) 
     _, stderr = worker.communicate(timeout=15)
     assert worker.returncode == 0, stderr
     assert "Traceback" not in stderr
+
+
+def test_setup_link_prints_the_first_run_link_until_an_account_exists(
+    database_url: str, tmp_path: Path, factory: sessionmaker[Session]
+) -> None:
+    first = tocsin(database_url, tmp_path, "setup-link")
+    assert first.returncode == 0, first.stderr
+    assert re.fullmatch(r"http://127\.0\.0\.1:8000/admin/setup\?token=[0-9a-f]{32}\n", first.stdout)
+
+    created = tocsin(
+        database_url,
+        tmp_path,
+        "user",
+        "create",
+        "--email",
+        "a@example.com",
+        "--role",
+        "owner",
+        stdin="correct horse battery\n",
+    )
+    assert created.returncode == 0, created.stderr
+    closed = tocsin(database_url, tmp_path, "setup-link")
+    assert closed.returncode == 2
+    assert "setup is closed" in closed.stderr

@@ -3,15 +3,26 @@ from __future__ import annotations
 import json
 import logging
 
+import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
 
 from tocsin.lib.jsonlog import JsonFormatter
+from tocsin.main import create_app
 from tocsin.pages.models import Page
+from tocsin.settings import Settings
+
+TOKEN = "scrape-token-for-tests"
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"metrics_token": SecretStr(TOKEN)})
 
 
 def samples(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    response = client.get("/metrics")
+    response = client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     found = {}
@@ -66,3 +77,25 @@ def test_log_records_are_json_lines() -> None:
     assert entry["logger"] == "tocsin.test"
     assert entry["message"] == "page x"
     assert entry["page_id"] == "abc"
+
+
+@pytest.mark.parametrize("header", [None, "Bearer wrong", f"Basic {TOKEN}", TOKEN])
+def test_metrics_need_the_token_when_one_is_set(
+    client: TestClient, page: Page, header: str | None
+) -> None:
+    headers = {"Authorization": header} if header else {}
+    response = client.get("/metrics", headers=headers)
+    assert response.status_code == 401
+    assert "tocsin_http_requests_total" not in response.text
+
+
+def test_without_a_token_only_this_machine_may_scrape(settings: Settings, page: Page) -> None:
+    open_settings = settings.model_copy(update={"metrics_token": None})
+    with TestClient(create_app(open_settings), client=("127.0.0.1", 9000)) as local:
+        assert local.get("/metrics").status_code == 200
+        relayed = local.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"})
+        assert relayed.status_code == 403
+    with TestClient(create_app(open_settings), client=("203.0.113.9", 9000)) as remote:
+        refused = remote.get("/metrics")
+        assert refused.status_code == 403
+        assert "TOCSIN_METRICS_TOKEN" in refused.text

@@ -329,6 +329,18 @@ def export(
     out.print(f"exported {len(written)} files to {dest}", highlight=False)
 
 
+@app.command("setup-link")
+def setup_link() -> None:
+    """Print the link that creates the first account (only while there is none)."""
+    from tocsin.accounts import signin
+
+    settings = _settings()
+    with _session(settings) as session:
+        if not signin.nobody_can_sign_in(session):
+            raise _fail("setup is closed: accounts exist; sign in, or reset a password")
+    out.print(signin.setup_link(settings), highlight=False, soft_wrap=True)
+
+
 @app.command()
 def prune() -> None:
     """Delete what has served its purpose (the worker also does this hourly): expired

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
 
 from tocsin import __version__, worker
+from tocsin.accounts import signin
 from tocsin.admin import routes as admin_routes
 from tocsin.admin.auth import SignInRequired, sign_in_redirect
 from tocsin.api import docs as api_docs
@@ -150,11 +152,31 @@ def create_app(settings: Settings | None = None) -> Tocsin:
         return JSONResponse({"status": "ok"})
 
     @app.get("/metrics", include_in_schema=False)
-    def metrics() -> Response:
+    def metrics(request: Request) -> Response:
+        _check_scraper(request, settings)
         body = generate_latest(app.state.metrics.registry)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+_RELAYED = ("forwarded", "x-forwarded-for", "x-real-ip")
+
+
+def _check_scraper(request: Request, settings: Settings) -> None:
+    """Metrics need TOCSIN_METRICS_TOKEN as a bearer token; without one configured, only
+    a scraper on the machine itself (not relayed by a proxy) gets them (security.md 59)."""
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else ""
+    if token:
+        scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip(), token):
+            raise StarletteHTTPException(401, "metrics need Authorization: Bearer <token>")
+        return
+    local = request.client is not None and request.client.host in ("127.0.0.1", "::1")
+    if not local or any(name in request.headers for name in _RELAYED):
+        raise StarletteHTTPException(
+            403, "metrics are served to this machine only; set TOCSIN_METRICS_TOKEN to scrape"
+        )
 
 
 def app_factory() -> Tocsin:
@@ -166,8 +188,14 @@ def _ensure_default_page(factory: sessionmaker[Session], settings: Settings) -> 
     try:
         with transaction(factory) as session:
             pages.ensure_default_page(session, name=settings.page_name)
+            fresh = signin.nobody_can_sign_in(session)
     except DBAPIError as exc:
         logger.warning("database unreachable at startup, starting read-only: %s", exc)
+        return
+    if fresh:
+        logger.warning(
+            "no one can sign in yet: create the first account at %s", signin.setup_link(settings)
+        )
 
 
 def _start_snapshots(

@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     webhooks_allow_private: bool = False
     # Statuspage accepts ?api_key=; URLs end up in logs, so it is opt-in (security.md 32).
     api_keys_in_query: bool = False
+    metrics_token: SecretStr | None = None
+    metrics_token_file: Path | None = None
     monitors_allow_private: bool = True
     monitors_concurrency: int = Field(default=200, ge=1, le=10_000)
     monitors_retention_days: int = Field(default=7, ge=1, le=365)
@@ -71,7 +73,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _read_secret_files(self) -> Settings:
-        for name in ("secret_key", "smtp_password", "sms_auth_token"):
+        for name in ("secret_key", "smtp_password", "sms_auth_token", "metrics_token"):
             path: Path | None = getattr(self, f"{name}_file")
             if getattr(self, name) is None and path is not None:
                 value = path.read_text(encoding="utf-8").strip()

@@ -155,7 +155,7 @@ def test_it_refuses_a_bad_filter_without_an_error_500(
 def test_addresses_are_escaped_in_the_list(
     client: TestClient, session: Session, page: Page, alice: Persona
 ) -> None:
-    subscribe(
+    hook = subscribe(
         session,
         page,
         mode="webhook",
@@ -166,9 +166,11 @@ def test_addresses_are_escaped_in_the_list(
     sign_in(client, alice)
 
     html = client.get(_url(page)).text
+    detail = client.get(_url(page, f"/{hook.id}")).text
 
-    assert "<script>alert(1)" not in html
-    assert "q=&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<script>alert(1)" not in html and "<script>alert(1)" not in detail
+    assert "https://example.com/…ipt&gt;" in html
+    assert "q=&lt;script&gt;alert(1)&lt;/script&gt;" in detail
     assert "o&#39;neil@example.com" in html
 
 
@@ -689,3 +691,20 @@ def test_a_post_without_the_form_token_is_refused(
 
     assert (unsubscribe.status_code, add.status_code) == (403, 403)
     assert [r.state for r in rows_of(session, page)] == [SubscriberState.ACTIVE]
+
+
+def test_webhook_urls_are_credentials_and_shown_masked(
+    client: TestClient, session: Session, page: Page, alice: Persona, bob: Persona
+) -> None:
+    secret = "https://hooks.slack.com/services/T000/B000/XXXXsecretTOKENabcd"
+    hook = subscribe(session, page, mode="slack", email=None, endpoint=secret)
+
+    sign_in(client, bob)
+    listing = client.get(_url(page)).text
+    detail = client.get(_url(page, f"/{hook.id}")).text
+    assert listed(listing) == ["https://hooks.slack.com/…abcd"]
+    assert "secretTOKEN" not in listing and "secretTOKEN" not in detail
+
+    sign_in(client, alice)
+    assert listed(client.get(_url(page)).text) == ["https://hooks.slack.com/…abcd"]
+    assert secret in client.get(_url(page, f"/{hook.id}")).text

@@ -420,46 +420,61 @@ def test_expired_and_revoked_invitations_are_not_found(
 # --- first run ----------------------------------------------------------------------------
 
 
-def test_the_first_account_can_be_created_from_the_machine_itself(
-    settings: Settings, session: Session, page: Page
+def test_the_first_account_is_created_through_the_logged_setup_link(
+    settings: Settings, session: Session, page: Page, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with TestClient(create_app(settings), client=("127.0.0.1", 5000)) as local:
-        assert local.get("/admin/signin", follow_redirects=False).headers["location"] == (
+    with caplog.at_level("WARNING"), TestClient(create_app(settings)) as fresh:
+        link = signin.setup_link(settings)
+        assert link in caplog.text
+        assert fresh.get("/admin/signin", follow_redirects=False).headers["location"] == (
             "/admin/setup"
         )
+        path = link.removeprefix(settings.base_url)
         created = post_form(
-            local, "/admin/setup", {"email": "Owner@Example.com", "password": PASSWORD}
+            fresh,
+            "/admin/setup",
+            {
+                "email": "Owner@Example.com",
+                "password": PASSWORD,
+                "token": signin.setup_token(settings),
+            },
+            token_from=path,
         )
         assert created.status_code == 303
-        assert local.get(created.headers["location"]).status_code == 200
+        assert fresh.get(created.headers["location"]).status_code == 200
         assert role_of(session, "owner@example.com", page) == Role.OWNER
-        again = local.get("/admin/setup", follow_redirects=False)
+        # Setup is closed for good once an account exists, token or not.
+        again = fresh.get(path, follow_redirects=False)
         assert again.headers["location"] == "/admin/signin"
 
 
-def test_the_first_account_cannot_be_created_from_elsewhere(
-    settings: Settings, client: TestClient, session: Session, page: Page
+@pytest.mark.parametrize("token", ["", "0" * 32, "not-the-token"])
+def test_the_first_account_cannot_be_created_without_the_token(
+    client: TestClient, session: Session, page: Page, token: str
 ) -> None:
-    assert "from the machine Tocsin runs on" in client.get("/admin/setup").text
-    remote = post_form(
+    shown = client.get(f"/admin/setup?token={token}").text
+    assert "setup link" in shown and 'name="email"' not in shown
+    refused = post_form(
         client,
         "/admin/setup",
-        {"email": "x@example.com", "password": PASSWORD},
+        {"email": "x@example.com", "password": PASSWORD, "token": token},
         token_from="/admin/reset",
     )
-    assert remote.status_code == 403
-    with TestClient(create_app(settings), client=("127.0.0.1", 5000)) as proxied:
-        relayed = proxied.get("/admin/setup", headers={"X-Forwarded-For": "203.0.113.9"})
-        assert "from the machine Tocsin runs on" in relayed.text
-        token = csrf_of(proxied.get("/admin/reset").text)
-        response = proxied.post(
-            "/admin/setup",
-            data={"email": "x@example.com", "password": PASSWORD, "csrf_token": token},
-            headers={"X-Forwarded-For": "203.0.113.9"},
-            follow_redirects=False,
-        )
-        assert response.status_code == 403
+    assert refused.status_code == 403
     assert session.scalars(select(User)).first() is None
+
+
+def test_setup_stays_closed_once_any_account_exists(
+    settings: Settings, client: TestClient, session: Session, page: Page, alice: Persona
+) -> None:
+    refused = post_form(
+        client,
+        "/admin/setup",
+        {"email": "x@example.com", "password": PASSWORD, "token": signin.setup_token(settings)},
+        token_from="/admin/reset",
+    )
+    assert refused.status_code == 303 and refused.headers["location"] == "/admin/signin"
+    assert session.scalars(select(User).where(User.email == "x@example.com")).first() is None
 
 
 # --- headers ------------------------------------------------------------------------------

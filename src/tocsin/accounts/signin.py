@@ -9,6 +9,7 @@ tells which addresses have accounts.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,6 +25,7 @@ from tocsin.audit.service import Actor
 from tocsin.db import utcnow
 from tocsin.errors import Conflict, DomainError, Invalid
 from tocsin.lib import ratelimit
+from tocsin.settings import Settings
 
 SESSION_LIFETIME = timedelta(days=14)
 IDLE_TIMEOUT = timedelta(hours=12)
@@ -345,3 +347,18 @@ def prune_sessions(session: Session, *, now: datetime | None = None) -> int:
     at = now or utcnow()
     result = session.execute(delete(SignInSession).where(SignInSession.expires_at <= at))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def setup_token(settings: Settings) -> str:
+    """The first-run token: derived from the secret key, so every process of the install
+    prints the same one, and useless once an account exists."""
+    key = settings.resolved_secret_key().encode()
+    return hmac.new(key, b"tocsin first-run setup", hashlib.sha256).hexdigest()[:32]
+
+
+def setup_link(settings: Settings) -> str:
+    return f"{settings.base_url.rstrip('/')}/admin/setup?token={setup_token(settings)}"
+
+
+def nobody_can_sign_in(session: Session) -> bool:
+    return session.scalars(select(User.id)).first() is None

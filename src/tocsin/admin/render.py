@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from functools import cache
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Request
@@ -47,7 +47,7 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(markdown=render_markdown, when=when)
+    env.filters.update(markdown=render_markdown, when=when, masked=masked)
     env.globals.update(
         component_labels=COMPONENT_LABELS,
         incident_labels=INCIDENT_LABELS,
@@ -65,6 +65,19 @@ def when(moment: datetime | None, page: Page) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         zone = ZoneInfo("UTC")
     return format_timestamp(moment, zone)
+
+
+def masked(address: str) -> str:
+    """A webhook URL with its secret part hidden (Slack, Discord and Teams URLs are
+    credentials, security.md 19): scheme and host, then the last four characters."""
+    parts = urlsplit(address)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return address
+    host = parts.hostname or ""
+    rest = address[len(f"{parts.scheme}://{parts.netloc}") :]
+    if len(rest) <= 4:
+        return f"{parts.scheme}://{host}{rest}"
+    return f"{parts.scheme}://{host}/…{rest[-4:]}"
 
 
 def page_public_url(page: Page) -> str:

@@ -8,10 +8,11 @@ failure count it wrote is committed.
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
@@ -199,24 +200,31 @@ async def signout(request: Request, session: SessionDep, settings: SettingsDep) 
 
 
 def _needs_setup(session: SessionDep) -> bool:
-    return session.scalars(select(User.id).where(User.password_hash.is_not(None))).first() is None
+    # Any account at all (even a CLI key's service account) closes setup for good.
+    return session.scalars(select(User.id)).first() is None
 
 
-_FORWARDED = ("forwarded", "x-forwarded-for", "x-real-ip")
-
-
-def _local(request: Request) -> bool:
-    """From the machine itself, not relayed: behind a proxy on the same host every
-    request comes from loopback, and the proxy's headers are the sign of it."""
-    relayed = any(name in request.headers for name in _FORWARDED)
-    return auth.client_ip(request) in ("127.0.0.1", "::1") and not relayed
+def _token_ok(settings: Settings, token: str) -> bool:
+    return hmac.compare_digest(token.encode(), signin.setup_token(settings).encode())
 
 
 @router.get("/setup", response_class=HTMLResponse)
-def setup_form(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+def setup_form(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    token: Annotated[str, Query(max_length=200)] = "",
+) -> Response:
     if not _needs_setup(session):
         return redirect("/admin/signin")
-    return _form(request, settings, "admin/setup.html", local=_local(request), error=None, email="")
+    return _form(
+        request,
+        settings,
+        "admin/setup.html",
+        token=token if _token_ok(settings, token) else None,
+        error=None,
+        email="",
+    )
 
 
 @router.post("/setup", response_class=HTMLResponse)
@@ -226,21 +234,17 @@ async def setup_submit(
     settings: SettingsDep,
     email: _Text = "",
     password: _Text = "",
+    token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    """The first account, owner of the default page. Only from the machine itself, so an
-    install exposed before anyone signed up cannot be claimed by a stranger."""
+    """The first account, owner of the default page. It needs the setup token that the
+    server prints in its log (security.md 58), so an install exposed before anyone signed
+    up cannot be claimed by whoever finds it first."""
     await _check(request, settings)
     if not _needs_setup(session):
         return redirect("/admin/signin")
-    if not _local(request):
+    if not _token_ok(settings, token):
         return _form(
-            request,
-            settings,
-            "admin/setup.html",
-            status_code=403,
-            local=False,
-            error=None,
-            email="",
+            request, settings, "admin/setup.html", status_code=403, token=None, error=None, email=""
         )
     page = pages.ensure_default_page(session, name=settings.page_name)
     try:
@@ -253,7 +257,7 @@ async def setup_submit(
             settings,
             "admin/setup.html",
             status_code=422,
-            local=True,
+            token=token,
             error=message,
             email=email,
         )
