@@ -148,11 +148,20 @@ def test_the_worker_stops_cleanly_on_sigterm(database_url: str, tmp_path: Path) 
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(2)
+    assert worker.stderr is not None
+    # Signal only once the handlers are in place (startup takes seconds on a busy machine).
+    deadline = time.monotonic() + 60
+    started = []
+    while time.monotonic() < deadline:
+        line = worker.stderr.readline()
+        started.append(line)
+        if "worker running" in line or not line:
+            break
+    assert "worker running" in started[-1], "".join(started)
     worker.send_signal(signal.SIGTERM)
     _, stderr = worker.communicate(timeout=15)
     assert worker.returncode == 0, stderr
-    assert "Traceback" not in stderr
+    assert "Traceback" not in "".join(started) + stderr
 
 
 def test_setup_link_prints_the_first_run_link_until_an_account_exists(

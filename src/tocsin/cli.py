@@ -196,6 +196,9 @@ def run_worker() -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
+        logging.getLogger("tocsin.worker").info(
+            "worker running; SIGTERM lets the sends in flight finish, then stops"
+        )
         await worker.run_forever(
             factory, interval=settings.scheduler_interval_seconds, stop=stop, settings=settings
         )
