@@ -38,6 +38,8 @@ class Reply:
     body: bytes = b"ok"
     delay: float = 0.0
     drip: bool = False
+    hang_up: bool = False
+    """Close the connection after this reply without saying so in a header."""
 
 
 @dataclass
@@ -56,6 +58,7 @@ class Server:
     port: int = 0
     routes: dict[str, Reply] = field(default_factory=dict)
     banner: bytes = b""
+    keep_alive: bool = False
     connections: int = 0
     requests: list[Seen] = field(default_factory=list)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -85,10 +88,12 @@ class Server:
         self.connections += 1
         try:
             writer.write(self.banner)
-            seen = await _read_request(reader)
-            if seen is not None:
+            while (seen := await _read_request(reader)) is not None:
                 self.requests.append(seen)
-                await _write_reply(writer, self.routes.get(seen.path, Reply()))
+                reply = self.routes.get(seen.path, Reply())
+                await _write_reply(writer, reply, close=not self.keep_alive)
+                if not self.keep_alive or reply.hang_up:
+                    break
         except (ConnectionError, asyncio.CancelledError):
             # Cancelled at teardown; ending normally keeps asyncio from logging the task.
             pass
@@ -110,11 +115,13 @@ async def _read_request(reader: asyncio.StreamReader) -> Seen | None:
     return Seen(method, path, headers, body)
 
 
-async def _write_reply(writer: asyncio.StreamWriter, reply: Reply) -> None:
+async def _write_reply(writer: asyncio.StreamWriter, reply: Reply, *, close: bool) -> None:
     await asyncio.sleep(reply.delay)
     lines = [f"HTTP/1.1 {reply.status} Whatever", f"Content-Length: {len(reply.body)}"]
     lines += [f"{name}: {value}" for name, value in reply.headers]
-    writer.write(("\r\n".join([*lines, "Connection: close", "", ""])).encode())
+    if close:
+        lines.append("Connection: close")
+    writer.write(("\r\n".join([*lines, "", ""])).encode())
     chunks = [reply.body[i : i + 1] for i in range(len(reply.body))] if reply.drip else [reply.body]
     for chunk in chunks:
         writer.write(chunk)
@@ -405,6 +412,31 @@ async def test_it_cuts_the_body_at_max_body(server: Server) -> None:
         response = await request(c, "GET", server.url(), max_body=1000)
     assert response.content == b"x" * 1000
     assert response.elapsed.total_seconds() >= 0
+
+
+# --- kept-alive connections -----------------------------------------------------------------
+
+
+async def test_it_reuses_a_kept_alive_connection(server: Server) -> None:
+    server.keep_alive = True
+    async with client(allow_private=True) as c:
+        for _ in range(3):
+            await request(c, "GET", server.url())
+    assert (server.connections, len(server.requests)) == (1, 3)
+
+
+async def test_it_does_not_reuse_a_connection_the_server_closed_while_idle(
+    server: Server,
+) -> None:
+    server.keep_alive = True
+    server.routes["/"] = Reply(hang_up=True)
+    async with client(allow_private=True) as c:
+        for _ in range(3):
+            response = await request(c, "GET", server.url())
+            assert response.status_code == 200
+            # Long enough for the hang-up to arrive before the next request is placed.
+            await asyncio.sleep(0.05)
+    assert server.connections == 3
 
 
 # --- failures map to short messages --------------------------------------------------------

@@ -181,6 +181,29 @@ def test_a_temporary_error_is_retried_later_with_backoff(
     assert [m.attempt for m in notifier.sent] == [2]
 
 
+def test_the_next_attempt_is_when_the_receiver_asked_within_the_retry_window(
+    factory: sessionmaker[Session], page: Page, settings: Settings
+) -> None:
+    _fan_out(factory, page, hooks=["https://a.example/x", "https://b.example/x"])
+
+    async def too_many(message: Outgoing) -> None:
+        wait = 600.0 if "a.example" in str(message.recipient.endpoint) else 10 * 24 * 3600.0
+        raise NotifyError("HTTP 429 Too Many Requests", retry_after=wait)
+
+    before = utcnow()
+    _drain(_worker(factory, settings, FakeNotifier(too_many), delivery_retry_hours=48))
+
+    asked, capped = sorted(_rows(factory), key=lambda row: row.next_attempt_at)
+    assert asked.status is capped.status is DeliveryStatus.PENDING
+    assert (
+        before + timedelta(seconds=600)
+        <= asked.next_attempt_at
+        <= utcnow() + timedelta(seconds=600)
+    )
+    window_ends = capped.created_at + timedelta(hours=48)
+    assert window_ends - timedelta(seconds=5) <= capped.next_attempt_at <= window_ends
+
+
 def test_retries_double_up_to_a_cap_with_jitter() -> None:
     for attempts, middle in [(1, 10), (2, 20), (3, 40), (10, 3600), (500, 3600)]:
         delays = [retry_delay(attempts, base=10) for _ in range(200)]

@@ -10,12 +10,19 @@ from tocsin.notify.models import NotificationKind, SubscriberMode
 
 
 class NotifyError(Exception):
-    """A failed send. Permanent errors (bounced address, 4xx, 410 from Slack) are not retried."""
+    """A failed send. Permanent errors (bounced address, 4xx, 410 from Slack) are not retried.
 
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
+    `retry_after` is how many seconds the receiver asked us to wait (HTTP `Retry-After`
+    on a 429 or 503): the next attempt is then, rather than after the usual backoff.
+    """
+
+    def __init__(
+        self, message: str, *, permanent: bool = False, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.permanent = permanent
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,11 @@ nothing secret is stored.
 from __future__ import annotations
 
 import time
+from typing import Protocol
 from urllib.parse import quote
 
 from tocsin.lib import signing
 from tocsin.notify.base import Links
-from tocsin.notify.models import Subscriber
 
 MANAGE = "manage"
 UNSUBSCRIBE = "unsubscribe"
@@ -20,11 +20,21 @@ CONFIRM = "confirm"
 CONFIRM_VALID_SECONDS = 7 * 24 * 3600
 
 
-def _subject(subscriber: Subscriber) -> str:
+class Holder(Protocol):
+    """What links are signed for: a subscriber, as an ORM object or a row of its columns."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def token_hash(self) -> str: ...
+
+
+def _subject(subscriber: Holder) -> str:
     return f"{subscriber.id}:{subscriber.token_hash}"
 
 
-def token(secret: str, purpose: str, subscriber: Subscriber, *, now: float | None = None) -> str:
+def token(secret: str, purpose: str, subscriber: Holder, *, now: float | None = None) -> str:
     expires = None
     if purpose == CONFIRM:
         expires = int((now if now is not None else time.time()) + CONFIRM_VALID_SECONDS)
@@ -32,19 +42,22 @@ def token(secret: str, purpose: str, subscriber: Subscriber, *, now: float | Non
 
 
 def check(
-    secret: str, purpose: str, subscriber: Subscriber, value: str, *, now: float | None = None
+    secret: str, purpose: str, subscriber: Holder, value: str, *, now: float | None = None
 ) -> bool:
     return signing.verify(secret, purpose, _subject(subscriber), value, now=now)
 
 
 def links_for(
     secret: str,
-    subscriber: Subscriber,
+    subscriber: Holder,
     *,
     base_url: str,
     incident_id: str | None,
     now: float | None = None,
+    confirm: bool = True,
 ) -> Links:
+    """The subscriber's links; without `confirm`, no confirmation link (only the
+    confirmation message carries one, and each link costs an HMAC)."""
     base = base_url.rstrip("/")
 
     def url(path: str, purpose: str) -> str:
@@ -56,5 +69,5 @@ def links_for(
         incident=f"{base}/incidents/{incident_id}" if incident_id else None,
         manage=url("/subscriptions", MANAGE),
         unsubscribe=url("/subscriptions/unsubscribe", UNSUBSCRIBE),
-        confirm=url("/subscriptions/confirm", CONFIRM),
+        confirm=url("/subscriptions/confirm", CONFIRM) if confirm else None,
     )

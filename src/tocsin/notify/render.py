@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from html.parser import HTMLParser
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -32,6 +34,8 @@ from tocsin.notify.models import NotificationKind
 
 DEFAULT_ACCENT = "#2563eb"
 SUBJECT_MAX = 200
+DRAFTS_KEPT = 16
+T = TypeVar("T")
 
 _HEX_COLOUR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
 # Bidi overrides and isolates can make a subject read differently from what it says
@@ -233,6 +237,34 @@ def _confirmation(message: Outgoing, branding: Branding) -> Composed:
     )
 
 
+class Drafts(Generic[T]):
+    """What a channel works out once per notification (parsing, templates, encoding) and
+    then reuses for every delivery of it, which only adds its recipient's parts.
+
+    The key is the payload object itself with the links every recipient shares: the
+    worker hands all deliveries of a notification claimed together the same payload,
+    and an entry holds on to its payload, so the id cannot be reused while it is kept.
+    """
+
+    def __init__(self, make: Callable[[Outgoing], T], *, kept: int = DRAFTS_KEPT) -> None:
+        self._make = make
+        self._kept = kept
+        self._entries: OrderedDict[tuple[Any, ...], tuple[dict[str, Any], T]] = OrderedDict()
+
+    def get(self, message: Outgoing) -> T:
+        links = message.links
+        key = (id(message.payload), message.kind, links.page, links.incident, links.confirm is None)
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] is message.payload:
+            self._entries.move_to_end(key)
+            return entry[1]
+        draft = self._make(message)
+        self._entries[key] = (message.payload, draft)
+        if len(self._entries) > self._kept:
+            self._entries.popitem(last=False)
+        return draft
+
+
 def brand(page: PageSnapshot) -> Branding:
     logo = page.logo_url if page.logo_url and _is_https(page.logo_url) else None
     accent = page.accent_color or ""
@@ -323,6 +355,10 @@ def one_line(text: str) -> str:
 
     Safe for headers, subjects and SMS: no CR or LF can survive.
     """
+    # Addresses and URLs, checked for every message, are printable ASCII: they have
+    # nothing to drop, and only doubled or outer spaces to merge.
+    if text.isascii() and text.isprintable() and "  " not in text and text.strip(" ") == text:
+        return text
     kept = "".join(
         " " if ch.isspace() else ch
         for ch in text

@@ -21,17 +21,17 @@ import random
 import secrets
 import socket
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import partial
 from typing import Any, NamedTuple, TypeVar, cast
 from urllib.parse import urlsplit
 
-from sqlalchemy import Table, and_, bindparam, func, or_, select, update
+from sqlalchemy import Row, Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -59,14 +59,18 @@ IDLE_POLL_SECONDS = 0.5
 RETRY_CAP_SECONDS = 3600.0
 # Per destination, keep about this many seconds of work queued in memory; claims beyond
 # that go back to the table, due again when the destination should be free for them.
-QUEUE_SECONDS = 2.0
+QUEUE_SECONDS = 5.0
 MIN_DEFER_SECONDS = 0.2
 MAX_DEFER_SECONDS = 60.0
 # Assumed time per send to a destination not seen yet.
 FIRST_PACE_SECONDS = 0.1
-PACE_WEIGHT = 0.2
+# A send's time includes waiting for the event loop, so a busy loop (a claim being
+# prepared) makes every destination look slow for a moment: the average moves slowly
+# for that, while one timeout still moves it far at once.
+PACE_WEIGHT = 0.05
 MAX_PACES = 10_000
 ERROR_LENGTH = 500
+PAYLOADS_KEPT = 64
 WRITE_TRIES = 5
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -88,7 +92,6 @@ class Job:
     destination: str
     created_at: datetime
     """When the delivery was queued; retries stop `delivery_retry_hours` after it."""
-    started: bool = False
 
     @property
     def delivery_id(self) -> int:
@@ -357,7 +360,7 @@ def destination_of(recipient: Recipient) -> str:
     return f"{parts.hostname}:{port}"
 
 
-def recipient_of(subscriber: Subscriber) -> Recipient:
+def recipient_of(subscriber: Subscriber | _Addressee) -> Recipient:
     return Recipient(
         subscriber_id=subscriber.id,
         mode=subscriber.mode,
@@ -367,22 +370,50 @@ def recipient_of(subscriber: Subscriber) -> Recipient:
     )
 
 
-def _skip_reason(subscriber: Subscriber | None) -> str | None:
+# Only what sending needs, without the ORM: building objects for every claimed row
+# cost more than the query.
+_ADDRESSEES = select(
+    Subscriber.id,
+    Subscriber.mode,
+    Subscriber.email,
+    Subscriber.endpoint,
+    Subscriber.phone_number,
+    Subscriber.token_hash,
+    Subscriber.unsubscribed_at.is_not(None).label("unsubscribed"),
+    or_(Subscriber.quarantined_at.is_not(None), Subscriber.disabled_reason.is_not(None)).label(
+        "disabled"
+    ),
+)
+_Addressee = Row[str, SubscriberMode, str | None, str | None, str | None, str, bool, bool]
+
+
+def _skip_reason(subscriber: _Addressee | None) -> str | None:
     if subscriber is None:
         return "skipped: the subscriber is gone"
-    if subscriber.unsubscribed_at is not None:
+    if subscriber.unsubscribed:
         return "skipped: the subscriber unsubscribed"
-    if subscriber.quarantined_at is not None or subscriber.disabled_reason is not None:
+    if subscriber.disabled:
         return "skipped: the subscriber is disabled"
     return None
 
 
 @dataclass(frozen=True)
 class _Context:
-    """What every message's links are built from."""
+    """What every message is built from: its links' key and address, and the payloads."""
 
     secret: str
     base_url: str
+    payloads: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Each recent notification's payload as first loaded. Its deliveries, whichever claim
+    they came in, share the one object, which channels key their drafts on
+    (`render.Drafts`): templates are rendered once per notification, not once per claim."""
+
+    def payload(self, notification: Notification) -> dict[str, Any]:
+        """The shared payload object; payloads never change once written."""
+        payload = self.payloads.setdefault(notification.id, notification.payload)
+        if len(self.payloads) > PAYLOADS_KEPT:
+            del self.payloads[next(iter(self.payloads))]
+        return payload
 
 
 def prepare(
@@ -392,8 +423,8 @@ def prepare(
     subscriber has left or been disabled since the fan-out."""
     subscribers = {
         s.id: s
-        for s in session.scalars(
-            select(Subscriber).where(Subscriber.id.in_({c.subscriber_id for c in claimed}))
+        for s in session.execute(
+            _ADDRESSEES.where(Subscriber.id.in_({c.subscriber_id for c in claimed}))
         )
     }
     notifications = {
@@ -417,20 +448,22 @@ def prepare(
 
 
 def _job(
-    row: _Claimed, subscriber: Subscriber, notification: Notification, context: _Context
+    row: _Claimed, subscriber: _Addressee, notification: Notification, context: _Context
 ) -> Job:
     recipient = recipient_of(subscriber)
+    kind = NotificationKind(notification.kind)
     message = Outgoing(
         delivery_id=row.id,
         idempotency_key=f"{row.notification_id}.{row.subscriber_id}",
-        kind=NotificationKind(notification.kind),
-        payload=notification.payload,
+        kind=kind,
+        payload=context.payload(notification),
         recipient=recipient,
         links=links_for(
             context.secret,
             subscriber,
             base_url=context.base_url,
             incident_id=notification.incident_id,
+            confirm=kind is NotificationKind.CONFIRM_SUBSCRIPTION,
         ),
         attempt=row.attempts,
     )
@@ -520,12 +553,22 @@ class DeliveryWorker:
             )
         self.totals.update(o.result for o in outcomes)
 
-    def failure(self, job: Job, error: str, *, permanent: bool, started: float) -> Outcome:
-        """A permanent error fails the delivery; a temporary one is retried later, until
+    def failure(
+        self,
+        job: Job,
+        error: str,
+        *,
+        permanent: bool,
+        started: float,
+        retry_after: float | None = None,
+    ) -> Outcome:
+        """A permanent error fails the delivery; a temporary one is retried later (after
+        `retry_after` seconds if the receiver named a time, else with backoff), until
         `delivery_retry_hours` after the delivery was queued."""
         now = utcnow()
         ms = _elapsed_ms(started)
-        expired = now - job.created_at >= timedelta(hours=self.settings.delivery_retry_hours)
+        window_ends = job.created_at + timedelta(hours=self.settings.delivery_retry_hours)
+        expired = now >= window_ends
         if permanent or expired:
             if not permanent:
                 error = f"gave up after {job.message.attempt} attempts: {error}"
@@ -537,7 +580,11 @@ class DeliveryWorker:
                 duration_ms=ms,
                 counts_against_subscriber=True,
             )
-        delay = retry_delay(job.message.attempt, base=self.settings.delivery_retry_base_seconds)
+        if retry_after is None:
+            delay = retry_delay(job.message.attempt, base=self.settings.delivery_retry_base_seconds)
+        else:
+            # Waiting past the end of the retry window would only delay the last try.
+            delay = min(retry_after, (window_ends - now).total_seconds())
         return Outcome(
             job.delivery_id,
             job.subscriber_id,
@@ -550,10 +597,12 @@ class DeliveryWorker:
 
 @dataclass
 class _Lane:
-    """One destination's sends: at most `per_destination` at a time, the rest queued."""
+    """One destination's jobs, sent in order by at most `per_destination` runners."""
 
-    limit: asyncio.Semaphore
+    waiting: deque[Job] = field(default_factory=deque)
     queued: int = 0
+    """Jobs admitted and not done yet: those waiting and those being sent."""
+    runners: int = 0
     refused: bool = False
     """Claims were turned away: say so once the queue has room again."""
 
@@ -576,7 +625,7 @@ class _Lanes:
         """The lane to queue on, or None when the destination already has enough queued."""
         lane = self.lanes.get(destination)
         if lane is None:
-            lane = self.lanes[destination] = _Lane(asyncio.Semaphore(self.per_destination))
+            lane = self.lanes[destination] = _Lane()
         if lane.queued >= self._capacity(destination):
             lane.refused = True
             return None
@@ -591,8 +640,11 @@ class _Lanes:
         if seconds is not None:
             if len(self.paces) >= MAX_PACES and destination not in self.paces:
                 self.paces.clear()
-            pace = self._pace(destination)
-            self.paces[destination] = pace + PACE_WEIGHT * (seconds - pace)
+            pace = self.paces.get(destination)
+            # The first send replaces the guess, which may be far off either way.
+            self.paces[destination] = (
+                seconds if pace is None else pace + PACE_WEIGHT * (seconds - pace)
+            )
         if lane.refused and lane.queued <= self._capacity(destination) // 2:
             lane.refused = False
             return True
@@ -602,6 +654,9 @@ class _Lanes:
         """Seconds until claims turned away now should come back: when the destination's
         queue should be down to half, at its recent pace. Those turned away together come
         back together, so that they are claimed again in one batch."""
+        if destination not in self.paces:
+            # Only the guess sized this queue: soon there is a real pace to go by.
+            return MIN_DEFER_SECONDS
         lane = self.lanes.get(destination)
         backlog = (lane.queued if lane else 0) - self._capacity(destination) // 2
         seconds = backlog * self._pace(destination) / self.per_destination
@@ -631,8 +686,15 @@ class _Run:
         # One thread for all of this run's database work: claims and writes never wait
         # on each other's locks (SQLite's busy handler waits by sleeping).
         self.database = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deliveries")
-        self.lanes = _Lanes(settings.delivery_per_destination, 2 * settings.delivery_batch_size)
-        self.tasks: dict[asyncio.Task[None], Job] = {}
+        # A destination fast enough may use all of it: were its lane smaller than what is
+        # held, every batch of a one-destination fan-out would turn some claims away, only
+        # to claim them again later.
+        per_destination = settings.delivery_per_destination
+        self.lanes = _Lanes(per_destination, max(self.max_held - per_destination, 0))
+        self.held: dict[int, Job] = {}
+        """Every claim not done yet, waiting or being sent, by delivery id."""
+        self.runners: set[asyncio.Task[None]] = set()
+        self.stopping = False
         self.room = asyncio.Event()
         self.drained = asyncio.Event()
         self.outcomes: list[Outcome] = []
@@ -662,12 +724,11 @@ class _Run:
             await self._pause(stop, wanted=wanted, got=len(jobs), deferred=deferred)
 
     def _has_room(self) -> bool:
-        return len(self.tasks) + self.batch_size <= self.max_held
+        return len(self.held) + self.batch_size <= self.max_held
 
     def _in_flight(self) -> set[int]:
         """Our claims not yet recorded: slow perhaps, but not abandoned."""
-        ids = {job.delivery_id for job in self.tasks.values()}
-        return ids.union(o.delivery_id for o in self.outcomes)
+        return set(self.held).union(o.delivery_id for o in self.outcomes)
 
     async def _claim(self, wanted: int) -> list[Job]:
         if not wanted:
@@ -685,7 +746,7 @@ class _Run:
             return None
 
     def _idle(self, jobs: list[Job]) -> bool:
-        return not jobs and not self.tasks and time.monotonic() >= self.deferred_until
+        return not jobs and not self.held and time.monotonic() >= self.deferred_until
 
     async def _pause(self, stop: asyncio.Event, *, wanted: int, got: int, deferred: int) -> None:
         """Claim again at once after a full batch that all found room; after a full
@@ -696,7 +757,7 @@ class _Run:
             await _wait_any([stop, self.room], IDLE_POLL_SECONDS)
             return
         self.drained.clear()
-        await _wait_any([stop, self.drained] if self.tasks else [stop], IDLE_POLL_SECONDS)
+        await _wait_any([stop, self.drained] if self.held else [stop], IDLE_POLL_SECONDS)
 
     # sending
 
@@ -709,9 +770,13 @@ class _Run:
                 self._defer(job)
                 deferred += 1
                 continue
-            task = asyncio.create_task(self._deliver(job, lane))
-            self.tasks[task] = job
-            task.add_done_callback(self._done)
+            lane.waiting.append(job)
+            self.held[job.delivery_id] = job
+            if lane.runners < self.lanes.per_destination:
+                lane.runners += 1
+                runner = asyncio.create_task(self._run_lane(job.destination, lane))
+                self.runners.add(runner)
+                runner.add_done_callback(self._runner_done)
         return deferred
 
     def _defer(self, job: Job) -> None:
@@ -722,35 +787,38 @@ class _Run:
             Outcome(job.delivery_id, job.subscriber_id, Result.RELEASED, next_attempt_at=back)
         )
 
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self.tasks.pop(task, None)
-        if len(self.tasks) + self.batch_size == self.max_held:
-            self.room.set()
-        if not self.tasks:
-            self.drained.set()
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("delivery task failed", exc_info=task.exception())
+    async def _run_lane(self, destination: str, lane: _Lane) -> None:
+        """Send the lane's jobs one after another until none is left or the run stops.
 
-    async def _deliver(self, job: Job, lane: _Lane) -> None:
-        outcome: Outcome | None = None
+        A runner takes its next job only once it holds a send slot, so that one waiting
+        for a slot holds no job, and stopping has nothing to take back from it.
+        """
         try:
-            outcome = await self._send_when_free(job, lane)
+            while True:
+                async with self.slots:
+                    if self.stopping or not lane.waiting:
+                        return
+                    job = lane.waiting.popleft()
+                    outcome = await self._attempt(job)
+                self._done(destination, lane, job, outcome)
         finally:
-            ms = outcome.duration_ms if outcome else None
-            if self.lanes.leave(job.destination, lane, None if ms is None else ms / 1000):
-                self.room.set()
-        self._put(outcome)
+            lane.runners -= 1
 
-    async def _send_when_free(self, job: Job, lane: _Lane) -> Outcome:
-        try:
-            async with lane.limit, self.slots:
-                job.started = True
-                return await self._attempt(job)
-        except asyncio.CancelledError:
-            if job.started:
-                raise
-            # Shutting down before this one got a slot: hand it back untouched.
-            return Outcome(job.delivery_id, job.subscriber_id, Result.RELEASED)
+    def _runner_done(self, runner: asyncio.Task[None]) -> None:
+        self.runners.discard(runner)
+        if not runner.cancelled() and runner.exception() is not None:
+            logger.error("delivery runner failed", exc_info=runner.exception())
+
+    def _done(self, destination: str, lane: _Lane, job: Job, outcome: Outcome) -> None:
+        self.held.pop(job.delivery_id, None)
+        ms = outcome.duration_ms
+        if self.lanes.leave(destination, lane, None if ms is None else ms / 1000):
+            self.room.set()
+        if len(self.held) + self.batch_size == self.max_held:
+            self.room.set()
+        if not self.held:
+            self.drained.set()
+        self._put(outcome)
 
     async def _attempt(self, job: Job) -> Outcome:
         mode = job.message.recipient.mode
@@ -764,7 +832,13 @@ class _Run:
             async with asyncio.timeout(self.timeout):
                 await notifier.send(job.message)
         except NotifyError as exc:
-            return self.worker.failure(job, exc.message, permanent=exc.permanent, started=started)
+            return self.worker.failure(
+                job,
+                exc.message,
+                permanent=exc.permanent,
+                started=started,
+                retry_after=exc.retry_after,
+            )
         except TimeoutError:
             error = f"no answer within {self.timeout:g} s"
             return self.worker.failure(job, error, permanent=False, started=started)
@@ -811,10 +885,14 @@ class _Run:
         logger.error("could not record %d delivery outcomes", len(batch))
 
     async def finish(self) -> None:
-        for task, job in list(self.tasks.items()):
-            if not job.started:
-                task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.stopping = True
+        for destination, lane in list(self.lanes.lanes.items()):
+            while lane.waiting:
+                # Never attempted: handed back untouched.
+                job = lane.waiting.popleft()
+                released = Outcome(job.delivery_id, job.subscriber_id, Result.RELEASED)
+                self._done(destination, lane, job, released)
+        await asyncio.gather(*self.runners, return_exceptions=True)
         self.closing = True
         self.has_outcomes.set()
         try:

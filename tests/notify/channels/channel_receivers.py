@@ -152,6 +152,7 @@ class HttpReceiver:
     port: int = 0
     replies: dict[str, Reply] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
+    connections: int = 0
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def url(self, path: str = "/hook") -> str:
@@ -161,6 +162,7 @@ class HttpReceiver:
         task = asyncio.current_task()
         assert task is not None
         self.tasks.add(task)
+        self.connections += 1
         try:
             while request := await _read(reader):
                 self.requests.append(request)

@@ -121,6 +121,39 @@ async def test_it_sends_text_and_html_alternatives_with_list_headers(
     assert 'src="https://cdn.acme.test/logo.png"' in html
 
 
+async def test_recipients_of_one_notification_each_get_their_own_links(
+    mailer: EmailNotifier, inbox: SmtpReceiver
+) -> None:
+    shared = payload()
+    ann, bob = (
+        replace(
+            outgoing(email=f"{name}@example.test", data=shared),
+            idempotency_key=f"notif1.{name}",
+            links=replace(
+                links(),
+                manage=f"https://status.acme.test/subscriptions/{name}?token=m-{name}",
+                unsubscribe=f"https://status.acme.test/subscriptions/unsubscribe/{name}?token=u-{name}",
+            ),
+        )
+        for name in ("ann", "bob")
+    )
+
+    await mailer.send(ann)
+    await mailer.send(bob)
+
+    for record, name, other in zip(inbox.messages(), ("ann", "bob"), ("bob", "ann"), strict=True):
+        message = parsed(record)
+        assert (message["To"], message["Message-ID"]) == (
+            f"{name}@example.test",
+            f"<notif1.{name}@acme.test>",
+        )
+        assert f"token=u-{name}>" in message["List-Unsubscribe"]
+        text, html = parts(message)
+        for part in (text, html):
+            assert f"token=m-{name}" in part and f"token=u-{name}" in part
+            assert f"-{other}" not in part
+
+
 async def test_it_keeps_the_message_id_on_every_retry(
     mailer: EmailNotifier, inbox: SmtpReceiver
 ) -> None:

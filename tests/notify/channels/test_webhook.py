@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 from channel_receivers import HttpReceiver, Reply, http_receiver, outgoing, page, payload
 
 from tocsin.notify.base import Notifier, NotifyError
 from tocsin.notify.channels import build_notifiers
+from tocsin.notify.channels._http import retry_after
 from tocsin.notify.channels.webhook import signing_secret
 from tocsin.notify.models import NotificationKind, SubscriberMode
 from tocsin.settings import Settings
@@ -157,6 +161,31 @@ async def test_it_maps_http_statuses(
     assert [r.path for r in receiver.requests] == ["/hook"]
 
 
+@pytest.mark.parametrize(
+    ("status", "retry_after", "expected"),
+    [(429, "120", 120.0), (503, "Wed, 21 Oct 2015 07:28:00 GMT", 0.0), (429, "soon", None),
+     (500, None, None)],
+)  # fmt: skip
+async def test_it_passes_on_how_long_the_receiver_asked_to_wait(
+    webhook: Notifier,
+    receiver: HttpReceiver,
+    status: int,
+    retry_after: str | None,
+    expected: float | None,
+) -> None:
+    headers = () if retry_after is None else (("Retry-After", retry_after),)
+    receiver.replies["/hook"] = Reply(status=status, headers=headers)
+    with pytest.raises(NotifyError) as caught:
+        await webhook.send(outgoing(SubscriberMode.WEBHOOK, endpoint=receiver.url()))
+    assert (caught.value.permanent, caught.value.retry_after) == (False, expected)
+
+
+def test_a_retry_after_date_counts_from_now() -> None:
+    response = httpx.Response(429, headers={"Retry-After": "Tue, 10 Feb 2026 18:45:00 GMT"})
+    now = datetime(2026, 2, 10, 18, 43, 30, tzinfo=UTC)
+    assert retry_after(response, now=now) == 90.0
+
+
 async def test_any_2xx_is_success(webhook: Notifier, receiver: HttpReceiver) -> None:
     receiver.replies["/hook"] = Reply(status=204, body=b"")
     await webhook.send(outgoing(SubscriberMode.WEBHOOK, endpoint=receiver.url()))
@@ -188,6 +217,42 @@ async def test_it_refuses_private_addresses_unless_allowed(
     assert caught.value.permanent
     assert caught.value.message == "refused: 127.0.0.1 is a loopback address"
     assert receiver.requests == []
+
+
+async def test_it_keeps_connections_to_the_destinations_used_last(tmp_path: Path) -> None:
+    # 10 sends at once, 10 per destination: one destination's connections are kept.
+    one_kept = settings(tmp_path).model_copy(
+        update={"delivery_concurrency": 10, "delivery_per_destination": 10}
+    )
+    notifier = build_notifiers(one_kept, modes=[SubscriberMode.WEBHOOK])[SubscriberMode.WEBHOOK]
+    try:
+        async with http_receiver() as a, http_receiver() as b:
+            for target in (a, a, b, a):
+                await notifier.send(outgoing(SubscriberMode.WEBHOOK, endpoint=target.url()))
+    finally:
+        await notifier.aclose()
+    assert (len(a.requests), a.connections) == (3, 2)
+    assert (len(b.requests), b.connections) == (1, 1)
+
+
+async def test_a_destination_in_use_keeps_its_connection(tmp_path: Path) -> None:
+    one_kept = settings(tmp_path).model_copy(
+        update={"delivery_concurrency": 10, "delivery_per_destination": 10}
+    )
+    notifier = build_notifiers(one_kept, modes=[SubscriberMode.WEBHOOK])[SubscriberMode.WEBHOOK]
+    try:
+        async with http_receiver() as slow, http_receiver() as other:
+            slow.replies["/hook"] = Reply(delay=0.3)
+            sending = asyncio.create_task(
+                notifier.send(outgoing(SubscriberMode.WEBHOOK, endpoint=slow.url()))
+            )
+            while not slow.requests:
+                await asyncio.sleep(0.01)
+            await notifier.send(outgoing(SubscriberMode.WEBHOOK, endpoint=other.url()))
+            await sending
+    finally:
+        await notifier.aclose()
+    assert len(slow.requests) == len(other.requests) == 1
 
 
 async def test_a_missing_endpoint_is_permanent(webhook: Notifier) -> None:

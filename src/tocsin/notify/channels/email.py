@@ -7,9 +7,12 @@ on one socket; a pool of `pool_size` connections lets that many go at once.
 from __future__ import annotations
 
 import asyncio
+import binascii
 import re
+import secrets
 import ssl
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -26,6 +29,7 @@ from aiosmtplib import (
     SMTPServerDisconnected,
     SMTPTimeoutError,
 )
+from markupsafe import escape
 
 from tocsin.notify import render
 from tocsin.notify.base import Notifier, NotifyError, Outgoing
@@ -35,6 +39,11 @@ TlsMode = Literal["none", "starttls", "tls"]
 DELIVERY_HEADER = "X-Tocsin-Delivery"
 
 _UNFOLDED = frozenset({"list-unsubscribe", "message-id"})
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+# A dot-atom address, as nearly all are, is already what `Address` would write; only the
+# others need the email package's parser, which costs more than the rest of a message.
+_NOT_ID = re.compile(r"[^A-Za-z0-9._-]")
+_PLAIN_ADDRESS = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
 
 
 class _Policy(EmailPolicy):
@@ -83,6 +92,7 @@ class EmailNotifier(Notifier):
         self._tls_context = tls_context
         self._sender = sender_address(sender)
         self._pool = _Pool(self._connect, pool_size)
+        self._drafts = render.Drafts(lambda message: _draft(message, self._sender))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
@@ -101,9 +111,10 @@ class EmailNotifier(Notifier):
     async def send(self, message: Outgoing) -> None:
         if not self._host:
             raise NotifyError("SMTP is not configured (TOCSIN_SMTP_HOST)")
-        mime = build_message(message, sender=self._sender)
+        draft = self._drafts.get(message)
+        data = draft.fill(message, domain=self._sender.domain, now=datetime.now(UTC))
         try:
-            await self._pool.send(mime, self._sender.addr_spec, str(message.recipient.email))
+            await self._pool.send(data, self._sender.addr_spec, str(message.recipient.email))
         except (SMTPException, OSError, ValueError) as exc:
             raise failure(exc, self._timeout) from exc
 
@@ -135,18 +146,18 @@ class _Pool:
         self._slots = asyncio.Semaphore(size)
         self._idle: list[SMTP] = []
 
-    async def send(self, mime: EmailMessage, sender: str, recipient: str) -> None:
+    async def send(self, data: bytes, sender: str, recipient: str) -> None:
         async with self._slots:
             idle = self._take()
             if idle is not None:
                 try:
-                    await self._send_on(idle, mime, sender, recipient)
+                    await self._send_on(idle, data, sender, recipient)
                     return
                 except SMTPServerDisconnected:
                     # The server closed it while it sat idle, before taking anything
                     # from us; a fresh connection gets the message.
                     pass
-            await self._send_on(await self._connect(), mime, sender, recipient)
+            await self._send_on(await self._connect(), data, sender, recipient)
 
     def _take(self) -> SMTP | None:
         while self._idle:
@@ -156,9 +167,9 @@ class _Pool:
             smtp.close()
         return None
 
-    async def _send_on(self, smtp: SMTP, mime: EmailMessage, sender: str, recipient: str) -> None:
+    async def _send_on(self, smtp: SMTP, data: bytes, sender: str, recipient: str) -> None:
         try:
-            await smtp.sendmail(sender, [recipient], mime.as_bytes(policy=_POLICY))
+            await smtp.sendmail(sender, [recipient], data)
         except (SMTPResponseException, SMTPRecipientsRefused):
             # A refusal leaves the connection usable: aiosmtplib has reset the envelope.
             self._release(smtp)
@@ -226,32 +237,133 @@ def sender_address(value: str) -> Address:
     return Address(addr_spec=addr)
 
 
-def build_message(
-    message: Outgoing, *, sender: Address, now: datetime | None = None
-) -> EmailMessage:
-    """The MIME message: text and HTML alternatives, and list headers (RFC 2369, 8058).
+def build_message(message: Outgoing, *, sender: Address, now: datetime | None = None) -> bytes:
+    """The message as sent: text and HTML alternatives, and list headers (RFC 2369, 8058).
 
     `Message-ID` comes from the idempotency key, so every attempt carries the same one.
     Every header value goes through `one_line` or `Address`, so nothing user-written can
     start a new header.
     """
-    composed = render.compose(message)
+    return _draft(message, sender).fill(message, domain=sender.domain, now=now or datetime.now(UTC))
+
+
+@dataclass(frozen=True)
+class _Marks:
+    """Placeholders for what differs per recipient, unguessable so that no update text
+    can contain one."""
+
+    manage: str
+    unsubscribe: str
+    confirm: str
+    text: str
+    html: str
+
+    @classmethod
+    def new(cls) -> _Marks:
+        nonce = secrets.token_hex(8)
+        return cls(*(f"tocsin{nonce}{slot}" for slot in ("manage", "unsub", "confirm", "t", "h")))
+
+
+@dataclass(frozen=True)
+class _Draft:
+    """One notification's email with placeholders for each recipient's links: the
+    template and Markdown rendering and the MIME structure are done once, and `fill`
+    only substitutes and encodes."""
+
+    marks: _Marks
+    head: bytes
+    """The shared headers, written by the email package, up to the text part's body."""
+    middle: bytes
+    tail: bytes
+    text: str
+    html: str
+
+    def fill(self, message: Outgoing, *, domain: str, now: datetime) -> bytes:
+        text, html = self.text, self.html
+        for mark, link in self._links(message):
+            text = text.replace(mark, link)
+            html = html.replace(mark, str(escape(link)))
+        return b"".join(
+            (
+                _recipient_headers(message, domain, now),
+                self.head,
+                _quoted_printable(text),
+                self.middle,
+                _quoted_printable(html),
+                self.tail,
+            )
+        )
+
+    def _links(self, message: Outgoing) -> list[tuple[str, str]]:
+        links = message.links
+        pairs = [(self.marks.manage, links.manage), (self.marks.unsubscribe, links.unsubscribe)]
+        if links.confirm is not None:
+            pairs.append((self.marks.confirm, links.confirm))
+        return pairs
+
+
+def _draft(message: Outgoing, sender: Address) -> _Draft:
+    marks = _Marks.new()
+    links = replace(
+        message.links,
+        manage=marks.manage,
+        unsubscribe=marks.unsubscribe,
+        confirm=None if message.links.confirm is None else marks.confirm,
+    )
+    composed = render.compose(replace(message, links=links))
     mime = EmailMessage(policy=_POLICY)
     mime["Subject"] = composed.subject
     mime["From"] = Address(composed.branding.name, sender.username, sender.domain)
-    mime["To"] = recipient_address(message.recipient.email)
-    mime["Date"] = format_datetime(now or datetime.now(UTC))
-    mime["Message-ID"] = f"<{_id_part(message.idempotency_key)}@{sender.domain}>"
     list_id = f"{_id_part(_page_id(message))}.{sender.domain}"
     mime["List-Id"] = f"{_phrase(composed.branding.name)} <{list_id}>"
-    mime["List-Unsubscribe"] = f"<{render.one_line(message.links.unsubscribe)}>"
     mime["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     mime["Auto-Submitted"] = "auto-generated"
-    mime[DELIVERY_HEADER] = str(message.delivery_id)
     # Quoted-printable keeps mostly-ASCII parts readable in the raw source (and to filters).
-    mime.set_content(render.email_text(composed), cte="quoted-printable")
-    mime.add_alternative(render.email_html(composed), subtype="html", cte="quoted-printable")
-    return mime
+    # The multipart boundary (`===…==`) cannot occur in quoted-printable text, where every
+    # `=` starts an escape, so the real bodies can replace the placeholders.
+    mime.set_content(f"{marks.text}\n", cte="quoted-printable")
+    mime.add_alternative(f"{marks.html}\n", subtype="html", cte="quoted-printable")
+    head, rest = mime.as_bytes(policy=_POLICY).split(f"{marks.text}\r\n".encode())
+    middle, tail = rest.split(f"{marks.html}\r\n".encode())
+    return _Draft(
+        marks=marks,
+        head=head,
+        middle=middle,
+        tail=tail,
+        text=render.email_text(composed),
+        html=render.email_html(composed),
+    )
+
+
+def _recipient_headers(message: Outgoing, domain: str, now: datetime) -> bytes:
+    return b"".join(
+        (
+            _header("To", _to(message.recipient.email)),
+            _header("Date", format_datetime(now)),
+            _header("Message-ID", f"<{_id_part(message.idempotency_key)}@{domain}>"),
+            _header("List-Unsubscribe", f"<{render.one_line(message.links.unsubscribe)}>"),
+            _header(DELIVERY_HEADER, str(message.delivery_id)),
+        )
+    )
+
+
+def _to(email: str | None) -> str:
+    if email is not None and _PLAIN_ADDRESS.fullmatch(email):
+        return email
+    return str(recipient_address(email))
+
+
+def _header(name: str, value: str) -> bytes:
+    # A short ASCII value (or an ASCII one the policy never folds) is written as is by
+    # the policy too; only the others need the email package's parsing and folding.
+    if value.isascii() and (len(name) + len(value) < 77 or name.lower() in _UNFOLDED):
+        return f"{name}: {value}\r\n".encode("ascii")
+    return _POLICY.fold_binary(name, _POLICY.header_factory(name, value))
+
+
+def _quoted_printable(text: str) -> bytes:
+    """A part's body as the email package encodes it: UTF-8, CRLF line ends, quoted-printable."""
+    return binascii.b2a_qp(b"\r\n".join(text.encode().splitlines()) + b"\r\n", istext=True)
 
 
 def recipient_address(value: str | None) -> Address:
@@ -271,7 +383,7 @@ def _page_id(message: Outgoing) -> str:
 
 def _id_part(value: str) -> str:
     """`value` reduced to characters allowed in a Message-ID or List-Id (dot-atom text)."""
-    return "".join(ch if ch.isascii() and (ch.isalnum() or ch in ".-_") else "-" for ch in value)
+    return _NOT_ID.sub("-", value)
 
 
 def _phrase(name: str) -> str:

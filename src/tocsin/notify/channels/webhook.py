@@ -11,10 +11,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Self
-
-import httpx
 
 from tocsin.lib.isotime import iso
 from tocsin.notify import render
@@ -43,19 +42,25 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
 
 
 class WebhookNotifier(Notifier):
-    def __init__(self, *, client: httpx.AsyncClient, secret_key: str) -> None:
-        self._client = client
+    def __init__(self, *, clients: _http.Clients, secret_key: str) -> None:
+        self._clients = clients
         self._secret_key = secret_key
+        self._drafts = render.Drafts(_draft)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
-        return cls(client=_http.make_client(settings), secret_key=settings.resolved_secret_key())
+        return cls(
+            clients=_http.Clients.per_destination(settings),
+            secret_key=settings.resolved_secret_key(),
+        )
 
     async def send(self, message: Outgoing) -> None:
         # Webhook subscribers are confirmed when created; a machine has nothing to click.
         if message.kind is NotificationKind.CONFIRM_SUBSCRIPTION:
             return
-        body = _http.encode_json(payload(message, render.parse_snapshot(message.payload)))
+        draft = self._drafts.get(message)
+        meta = {**draft.meta, "unsubscribe": message.links.unsubscribe, "generated_at": _now()}
+        body = b'{"meta":' + _http.encode_json(meta) + draft.rest
         now = int(time.time())
         secret = signing_secret(self._secret_key, message.recipient.subscriber_id)
         headers = {
@@ -64,13 +69,33 @@ class WebhookNotifier(Notifier):
             SIGNATURE_HEADER: signature(secret, now, body),
             TIMESTAMP_HEADER: str(now),
         }
-        response = await _http.post(
-            self._client, message.recipient.endpoint, content=body, headers=headers
-        )
+        endpoint = message.recipient.endpoint
+        origin, client = await self._clients.take(endpoint)
+        try:
+            response = await _http.post(client, endpoint, content=body, headers=headers)
+        finally:
+            self._clients.give_back(origin)
         _http.check(response)
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._clients.aclose()
+
+
+@dataclass(frozen=True)
+class _Draft:
+    """A notification's payload as JSON, but for `meta`: of all its fields, only two
+    there (the unsubscribe link and the time) differ between deliveries."""
+
+    meta: dict[str, Any]
+    rest: bytes
+    """What follows `meta` in the JSON object: `,"page":{…},"incident":{…}}`."""
+
+
+def _draft(message: Outgoing) -> _Draft:
+    body = payload(message, render.parse_snapshot(message.payload))
+    meta = body.pop("meta")
+    # `page` is always there, so the rest is never empty.
+    return _Draft(meta=meta, rest=b"," + _http.encode_json(body)[1:])
 
 
 def payload(message: Outgoing, snapshot: Snapshot) -> dict[str, Any]:
@@ -83,7 +108,7 @@ def payload(message: Outgoing, snapshot: Snapshot) -> dict[str, Any]:
         "meta": {
             "unsubscribe": message.links.unsubscribe,
             "documentation": DOCUMENTATION,
-            "generated_at": iso(datetime.now(UTC)),
+            "generated_at": _now(),
             "event": message.kind.value,
         },
         "page": {
@@ -95,6 +120,10 @@ def payload(message: Outgoing, snapshot: Snapshot) -> dict[str, Any]:
     if snapshot.incident is not None:
         result["incident"] = _incident(message, snapshot, snapshot.incident)
     return result
+
+
+def _now() -> str | None:
+    return iso(datetime.now(UTC))
 
 
 def _incident(message: Outgoing, snapshot: Snapshot, incident: IncidentSnapshot) -> dict[str, Any]:
