@@ -2,7 +2,7 @@
 
     python bench/fanout.py [--n 100000] [--baseline-n 10000] [--mode both|email|webhook]
                            [--database-url postgresql+psycopg://…] [--concurrency 200]
-                           [--per-destination 10] [--ports 20]
+                           [--per-destination 10] [--ports 20] [--workers 1]
 
 Each round creates a fresh database with N confirmed subscribers, starts `tocsin worker`
 in its own process, opens one incident through the service (the fan-out commits with
@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,8 @@ class Setup:
     http: Receiver
     workdir: Path
     database_url: str | None
+    workers: int = 1
+    """Worker processes (PostgreSQL only), which share `concurrency` and `per_destination`."""
 
 
 @dataclass
@@ -223,8 +226,10 @@ def start_worker(setup: Setup, url: str, log: Path) -> subprocess.Popen[bytes]:
         "TOCSIN_EMAIL_FROM": SENDER,
         "TOCSIN_WEBHOOKS_ALLOW_PRIVATE": "true",
         "TOCSIN_SCHEDULER_INTERVAL_SECONDS": "3600",
-        "TOCSIN_DELIVERY_CONCURRENCY": str(setup.concurrency),
-        "TOCSIN_DELIVERY_PER_DESTINATION": str(setup.per_destination),
+        # Together, the workers have as many connections and sends in flight as one
+        # would, and as the ceiling loops.
+        "TOCSIN_DELIVERY_CONCURRENCY": str(setup.concurrency // setup.workers),
+        "TOCSIN_DELIVERY_PER_DESTINATION": str(setup.per_destination // setup.workers),
     }
     with log.open("wb") as out:
         return subprocess.Popen(
@@ -245,38 +250,40 @@ def run_round(setup: Setup, n: int, index: int) -> Round:
     url = fresh_database(setup, name)
     engine = make_engine(url)
     factory = make_sessionmaker(engine)
-    worker = None
+    workers: list[subprocess.Popen[bytes]] = []
     try:
         started = time.monotonic()
         page_id = subscribe(factory, setup, n)
         print(f"  {n:,} subscribers inserted in {time.monotonic() - started:.1f} s", flush=True)
-        worker = start_worker(setup, url, setup.workdir / f"worker-{index}.log")
+        for w in range(setup.workers):
+            workers.append(start_worker(setup, url, setup.workdir / f"worker-{index}-{w}.log"))
         time.sleep(3)  # imports and the first (empty) claim, so they don't count
         committed = open_incident(factory, page_id)
-        wait_until_sent(factory, n, worker)
-        rss = peak_rss_mb(worker.pid)
+        wait_until_sent(factory, n, workers)
+        rss = max(peak_rss_mb(worker.pid) for worker in workers)
         first, last = received_between(setup, committed)
         samples = {mode: sample_message(factory, mode) for mode in SubscriberMode}
         return Round(
             n=n, seconds=last - committed, first=first - committed, rss_mb=rss, samples=samples
         )
     finally:
-        if worker is not None:
+        for worker in workers:
             worker.send_signal(signal.SIGTERM)
+        for worker in workers:
             worker.wait(timeout=60)
         engine.dispose()
         drop_database(setup, name)
 
 
 def wait_until_sent(
-    factory: sessionmaker[Session], n: int, worker: subprocess.Popen[bytes]
+    factory: sessionmaker[Session], n: int, workers: list[subprocess.Popen[bytes]]
 ) -> None:
     while True:
         seen = counts(factory)
         if seen["sent"] == n:
             return
-        if seen["failed"] or worker.poll() is not None:
-            raise SystemExit(f"fan-out failed: {dict(seen)}; see the worker log")
+        if seen["failed"] or any(worker.poll() is not None for worker in workers):
+            raise SystemExit(f"fan-out failed: {dict(seen)}; see the worker logs")
         # Each look counts every row, on the CPUs the worker and the database need: the
         # figures come from the receivers' clocks, so looking rarely costs them nothing.
         time.sleep(1.0)
@@ -300,6 +307,17 @@ def widths(setup: Setup) -> tuple[int, int]:
     return emails, 0 if setup.mode == "email" else room
 
 
+def shares(setup: Setup, count: int, tasks: int) -> list[tuple[Iterator[int], int]]:
+    """Webhooks 0 to count - 1 by destination (webhook i goes to port i mod ports, as in
+    the fan-out), each destination with its share of `tasks`: as with the worker's lanes,
+    none has more sends at once than connections, so none waits for its pool."""
+    ports = len(setup.http.ports)
+    return [
+        (iter(range(port, count, ports)), tasks // ports + (port < tasks % ports))
+        for port in range(ports)
+    ]
+
+
 async def bare_email(setup: Setup, count: int, message: bytes) -> None:
     numbers = itertools.count()
 
@@ -316,7 +334,6 @@ async def bare_email(setup: Setup, count: int, message: bytes) -> None:
 
 
 async def bare_http(setup: Setup, count: int, body: bytes) -> None:
-    numbers = itertools.count()
     ports = setup.http.ports
     # The connections the webhook channel has: a pool per destination, as many in each
     # as the worker sends to one destination at once.
@@ -325,14 +342,20 @@ async def bare_http(setup: Setup, count: int, body: bytes) -> None:
     )
     clients = [httpx.AsyncClient(limits=limits, timeout=30) for _ in ports]
 
-    async def loop() -> None:
-        while (i := next(numbers)) < count:
+    async def loop(numbers: Iterator[int]) -> None:
+        for i in numbers:
             url = setup.http.url(f"/hook/{i}", port=ports[i % len(ports)])
             headers = {"Content-Type": "application/json", "Idempotency-Key": f"ceiling-{i}"}
             await post_until_answered(clients[i % len(ports)], url, body, headers)
 
     try:
-        await asyncio.gather(*(loop() for _ in range(min(widths(setup)[1], count))))
+        await asyncio.gather(
+            *(
+                loop(numbers)
+                for numbers, tasks in shares(setup, count, widths(setup)[1])
+                for _ in range(tasks)
+            )
+        )
     finally:
         for client in clients:
             await client.aclose()
@@ -392,24 +415,23 @@ def channel_ceiling(setup: Setup, n: int, samples: dict[SubscriberMode, Outgoing
     )
     email_width, webhook_width = widths(setup)
 
-    async def loop(mode: SubscriberMode, count: int, tasks: int) -> None:
+    async def loop(mode: SubscriberMode, work: list[tuple[Iterator[int], int]]) -> None:
         sample = samples[mode]
-        if sample is None or not count:
+        if sample is None:
             return
         notifier = build_notifiers(settings, modes=[mode])[mode]
-        numbers = itertools.count()
 
-        async def one() -> None:
-            while (i := next(numbers)) < count:
+        async def one(numbers: Iterator[int]) -> None:
+            for i in numbers:
                 await send_until_sent(notifier, copy_of(setup, sample, i))
 
-        await asyncio.gather(*(one() for _ in range(min(tasks, count))))
+        await asyncio.gather(*(one(numbers) for numbers, tasks in work for _ in range(tasks)))
         await notifier.aclose()
 
     async def both() -> None:
         await asyncio.gather(
-            loop(SubscriberMode.EMAIL, emails, email_width),
-            loop(SubscriberMode.WEBHOOK, hooks, webhook_width),
+            loop(SubscriberMode.EMAIL, [(iter(range(emails)), email_width)]),
+            loop(SubscriberMode.WEBHOOK, shares(setup, hooks, webhook_width)),
         )
 
     started = time.monotonic()
@@ -449,7 +471,12 @@ def main() -> None:
     parser.add_argument("--per-destination", type=int, default=10)
     parser.add_argument("--ports", type=int, default=20, help="webhook receiver ports")
     parser.add_argument("--ceiling-n", type=int, default=20_000, help="messages per ceiling")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (PostgreSQL only)")
     args = parser.parse_args()
+    if args.workers > 1 and not args.database_url:
+        parser.error("SQLite runs a single worker: --workers needs --database-url")
+    if args.concurrency % args.workers or args.per_destination % args.workers:
+        parser.error("--concurrency and --per-destination must divide among the workers")
     with tempfile.TemporaryDirectory(prefix="tocsin-bench-") as tmp:
         run(args, Path(tmp))
 
@@ -465,9 +492,14 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
         http=http,
         workdir=workdir,
         database_url=args.database_url,
+        workers=args.workers,
     )
     database = "PostgreSQL" if args.database_url else "SQLite"
-    print(f"fan-out benchmark: mode={args.mode}, {database}, {os.cpu_count()} CPUs", flush=True)
+    print(
+        f"fan-out benchmark: mode={args.mode}, {database}, {args.workers} worker(s),"
+        f" {os.cpu_count()} CPUs",
+        flush=True,
+    )
     try:
         rounds = []
         for index, n in enumerate([args.baseline_n or max(args.n // 10, 1), args.n]):
