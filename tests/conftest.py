@@ -6,7 +6,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -34,6 +34,18 @@ from tocsin.settings import Settings
 _POSTGRES_URL = os.environ.get("TOCSIN_TEST_DATABASE_URL")
 DATABASES = ["sqlite", *(["postgresql"] if _POSTGRES_URL else [])]
 CHROMIUM = Path("/usr/bin/chromium")
+# Every Status API v2 resource, as a client asks for it.
+V2_PATHS = [
+    "/api/v2/summary.json",
+    "/api/v2/status.json",
+    "/api/v2/components.json",
+    "/api/v2/incidents.json",
+    "/api/v2/incidents/unresolved.json",
+    "/api/v2/incidents/resolved.json",
+    "/api/v2/scheduled-maintenances.json",
+    "/api/v2/scheduled-maintenances/upcoming.json",
+    "/api/v2/scheduled-maintenances/active.json",
+]
 
 
 @pytest.fixture(scope="session", params=DATABASES)
@@ -179,26 +191,44 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture
-def live_url(settings: Settings, tmp_path: Path, factory: sessionmaker[Session]) -> Iterator[str]:
-    """`tocsin serve` in its own process, on the test database (emptied after the test)."""
+def start_server(
+    database_url: str, var_dir: Path, *, env: Mapping[str, str], stderr: int = subprocess.DEVNULL
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`tocsin serve` in its own process (no worker, no migration), once it answers;
+    `env` adds to the environment. The caller terminates the process."""
     port = _free_port()
-    env = {
-        **os.environ,
-        "TOCSIN_DATABASE_URL": settings.database_url,
-        "TOCSIN_VAR_DIR": str(tmp_path / "var"),
-        "TOCSIN_RUN_WORKER": "false",
-        "TOCSIN_SNAPSHOT_POLL_SECONDS": "0.05",
-    }
     server = subprocess.Popen(
         [sys.executable, "-m", "tocsin", "serve", "--no-migrate", "--port", str(port)],
-        env=env,
+        env={
+            **os.environ,
+            "TOCSIN_DATABASE_URL": database_url,
+            "TOCSIN_VAR_DIR": str(var_dir),
+            "TOCSIN_RUN_WORKER": "false",
+            **env,
+        },
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=stderr,
     )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(url, server)
+    except BaseException:
+        server.kill()
+        server.communicate(timeout=10)
+        raise
+    return server, url
+
+
+@pytest.fixture
+def live_url(settings: Settings, tmp_path: Path, factory: sessionmaker[Session]) -> Iterator[str]:
+    """`tocsin serve` in its own process, on the test database (emptied after the test)."""
+    server, url = start_server(
+        settings.database_url,
+        tmp_path / "var",
+        env={"TOCSIN_SNAPSHOT_POLL_SECONDS": "0.05"},
+        stderr=subprocess.PIPE,
+    )
+    try:
         yield url
     finally:
         server.terminate()

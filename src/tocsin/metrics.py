@@ -194,9 +194,6 @@ class RequestMetrics:
 
 
 def _route(scope: Scope) -> str:
-    template = scope.get("route_template")
-    if template is not None:
-        return str(template)
     route = scope.get("route")
     path = getattr(route, "path", None)
     return str(path) if path is not None else "unmatched"

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from adminkit import PASSWORD
 from conftest import Persona
+from tocsin.accounts import service as accounts
 from tocsin.accounts import signin
 from tocsin.accounts.models import SignInSession, User
 from tocsin.audit.service import CLI
@@ -165,4 +166,4 @@ def test_pruning_removes_expired_sessions_only(session: Session, alice: Persona)
     live = start(session, alice.user, START)
     assert signin.prune_sessions(session, now=START) == 1
     assert signin.find_session(session, live, now=START) is not None
-    assert session.get(SignInSession, signin.digest(expired)) is None
+    assert session.get(SignInSession, accounts.digest(expired)) is None

@@ -539,3 +539,11 @@ def test_a_page_screen_is_not_found_for_someone_not_on_the_page(
     assert client.get(url, follow_redirects=False).status_code != 404
     sign_in(client, charlie)
     assert client.get(url, follow_redirects=False).status_code == 404
+
+
+def test_the_screens_checked_for_membership_are_found() -> None:
+    # Without this, a change to how routes are listed would leave the check above
+    # with nothing to check, and it would pass as skipped.
+    screens = page_screens()
+    assert PAGE_PREFIX in screens
+    assert f"{PAGE_PREFIX}/team" in screens

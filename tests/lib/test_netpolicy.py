@@ -4,7 +4,7 @@ from ipaddress import ip_address, ip_network
 
 import pytest
 
-from tocsin.lib.netpolicy import Policy, is_forbidden
+from tocsin.lib.netpolicy import Policy, is_forbidden, literal_ip, refused_host
 
 FORBIDDEN = [
     ("127.0.0.1", "a loopback address"),
@@ -125,3 +125,40 @@ def test_it_allows_only_the_listed_networks() -> None:
     assert policy.check(ip_address("127.0.0.1")) is None
     assert policy.check(ip_address("127.0.0.2")) == "a loopback address"
     assert policy.check(ip_address("1.1.1.1")) is None
+
+
+@pytest.mark.parametrize(
+    ("host", "address"),
+    [
+        ("127.0.0.1", "127.0.0.1"),
+        ("127.1", "127.0.0.1"),
+        ("0x7f000001", "127.0.0.1"),
+        ("[::1]", "::1"),
+        ("example.com", None),
+        ("exa\x00mple", None),
+    ],
+)
+def test_it_reads_every_spelling_of_a_literal_address(host: str, address: str | None) -> None:
+    assert literal_ip(host) == (None if address is None else ip_address(address))
+
+
+@pytest.mark.parametrize(
+    ("host", "reason"),
+    [
+        ("10.0.0.5", "a private address"),
+        ("127.1", "a loopback address"),
+        ("LOCALHOST.", "a loopback name"),
+        ("api.localhost", "a loopback name"),
+        ("169.254.169.254", "a cloud metadata address"),
+        ("example.com", None),
+        ("1.1.1.1", None),
+    ],
+)
+def test_it_judges_a_host_as_written(host: str, reason: str | None) -> None:
+    assert refused_host(host, allow_private=False) == reason
+
+
+def test_it_lets_private_hosts_through_when_allowed_but_never_metadata() -> None:
+    assert refused_host("localhost", allow_private=True) is None
+    assert refused_host("10.0.0.5", allow_private=True) is None
+    assert refused_host("169.254.169.254", allow_private=True) == "a cloud metadata address"

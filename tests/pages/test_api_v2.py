@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from conftest import V2_PATHS
 from factories import T0, component, group
 from tocsin.audit.service import CLI
 from tocsin.components.models import Component
@@ -97,17 +98,6 @@ SPEC_INCIDENT = SPEC_SUMMARY["incidents"][0]
 SPEC_UPDATE = SPEC_INCIDENT["incident_updates"][0]
 SPEC_AFFECTED = SPEC_UPDATE["affected_components"][0]
 
-V2_PATHS = [
-    "/api/v2/summary.json",
-    "/api/v2/status.json",
-    "/api/v2/components.json",
-    "/api/v2/incidents.json",
-    "/api/v2/incidents/unresolved.json",
-    "/api/v2/incidents/resolved.json",
-    "/api/v2/scheduled-maintenances.json",
-    "/api/v2/scheduled-maintenances/upcoming.json",
-    "/api/v2/scheduled-maintenances/active.json",
-]
 
 DEGRADED = ComponentStatus.DEGRADED_PERFORMANCE
 PARTIAL = ComponentStatus.PARTIAL_OUTAGE

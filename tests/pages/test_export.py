@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from conftest import V2_PATHS
 from factories import T0, reference_outage
 from tocsin.audit.service import CLI
 from tocsin.db import utcnow
@@ -27,18 +28,6 @@ from tocsin.pages.models import Page
 from tocsin.pages.render import HISTORY_PER_PAGE, Renderer
 from tocsin.pages.state import load_state
 from tocsin.pages.view import PageState
-
-V2_PATHS = [
-    "summary.json",
-    "status.json",
-    "components.json",
-    "incidents.json",
-    "incidents/unresolved.json",
-    "incidents/resolved.json",
-    "scheduled-maintenances.json",
-    "scheduled-maintenances/upcoming.json",
-    "scheduled-maintenances/active.json",
-]
 
 
 class _Links(HTMLParser):
@@ -101,7 +90,7 @@ def test_it_writes_every_public_artifact(site: Path, session: Session, busy_page
         "theme.css",
         "static/tocsin.css",
         "static/favicon.svg",
-        *(f"api/v2/{name}" for name in V2_PATHS),
+        *(path.removeprefix("/") for path in V2_PATHS),
         *(f"incidents/{incident_id}/index.html" for incident_id in state.by_id),
         *(f"components/{c.id}/badge.svg" for top in state.components for c in (top, *top.children)),
     ]
@@ -149,11 +138,11 @@ def _by_id(body: dict[str, object]) -> dict[str, object]:
 
 
 def test_the_json_files_equal_the_live_api(site: Path, client: TestClient, busy_page: Page) -> None:
-    for name in V2_PATHS:
-        live = client.get(f"/api/v2/{name}")
-        assert live.status_code == 200, name
-        exported = json.loads((site / "api/v2" / name).read_bytes())
-        assert _by_id(exported) == _by_id(live.json()), name
+    for path in V2_PATHS:
+        live = client.get(path)
+        assert live.status_code == 200, path
+        exported = json.loads((site / path.removeprefix("/")).read_bytes())
+        assert _by_id(exported) == _by_id(live.json()), path
 
 
 def test_the_feeds_and_badges_equal_the_live_ones(

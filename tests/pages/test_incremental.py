@@ -17,6 +17,7 @@ from tocsin.components.schemas import ComponentCreate, ComponentUpdate, GroupCre
 from tocsin.components.status import ComponentStatus, StatusCause
 from tocsin.db import utcnow
 from tocsin.incidents import service as incidents
+from tocsin.incidents.models import Incident
 from tocsin.incidents.schemas import (
     IncidentCreate,
     IncidentEdit,
@@ -68,9 +69,9 @@ def _named(session: Session, page: Page, name: str) -> Component:
     return next(c for c in components.list_components(session, page.id) if c.name == name)
 
 
-def _incident(session: Session, page: Page, name: str) -> str:
+def _incident(session: Session, page: Page, name: str) -> Incident:
     found = incidents.list_incidents(session, page_id=page.id, q=name)
-    return next(i.id for i in found if i.name == name)
+    return next(i for i in found if i.name == name)
 
 
 def _open(session: Session, page: Page) -> None:
@@ -88,9 +89,7 @@ def _open(session: Session, page: Page) -> None:
 
 
 def _follow_up(session: Session, page: Page) -> None:
-    incident = incidents.get_incident(
-        session, page_id=page.id, incident_id=_incident(session, page, "Elevated API errors")
-    )
+    incident = _incident(session, page, "Elevated API errors")
     incidents.post_update(
         session,
         incident=incident,
@@ -100,9 +99,7 @@ def _follow_up(session: Session, page: Page) -> None:
 
 
 def _rename_incident(session: Session, page: Page) -> None:
-    incident = incidents.get_incident(
-        session, page_id=page.id, incident_id=_incident(session, page, "Elevated API errors")
-    )
+    incident = _incident(session, page, "Elevated API errors")
     incidents.edit_incident(
         session, incident=incident, data=IncidentEdit(name="API errors"), actor=CLI
     )
@@ -110,9 +107,7 @@ def _rename_incident(session: Session, page: Page) -> None:
 
 def _resolve(session: Session, page: Page) -> None:
     api = _named(session, page, "API")
-    incident = incidents.get_incident(
-        session, page_id=page.id, incident_id=_incident(session, page, "API errors")
-    )
+    incident = _incident(session, page, "API errors")
     incidents.post_update(
         session,
         incident=incident,
@@ -126,9 +121,7 @@ def _resolve(session: Session, page: Page) -> None:
 
 
 def _write_up(session: Session, page: Page) -> None:
-    incident = incidents.get_incident(
-        session, page_id=page.id, incident_id=_incident(session, page, "API errors")
-    )
+    incident = _incident(session, page, "API errors")
     incidents.publish_writeup(
         session,
         incident=incident,
@@ -174,9 +167,7 @@ def _degrade(session: Session, page: Page) -> None:
 
 
 def _delete_incident(session: Session, page: Page) -> None:
-    incident = incidents.get_incident(
-        session, page_id=page.id, incident_id=_incident(session, page, "Past incident 3")
-    )
+    incident = _incident(session, page, "Past incident 3")
     incidents.delete_incident(session, incident=incident, actor=CLI)
 
 
@@ -266,7 +257,7 @@ def test_an_update_renders_only_the_pages_it_touched(session: Session, page: Pag
 
     _follow_up(session, page)
     session.commit()
-    live = _incident(session, page, "Elevated API errors")
+    live = _incident(session, page, "Elevated API errors").id
     again = reload(
         session,
         loaded,

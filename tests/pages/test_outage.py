@@ -8,10 +8,7 @@ database file is moved away, so it can no longer be read at its path.
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,7 +19,7 @@ import pytest
 from sqlalchemy import make_url
 from sqlalchemy.orm import Session
 
-from conftest import _free_port, _wait_until_up
+from conftest import _free_port, start_server
 from factories import component
 from tocsin import migrate
 from tocsin.accounts import service as accounts
@@ -91,25 +88,8 @@ class TcpProxy:
                 sink.shutdown(socket.SHUT_WR)
 
 
-def _serve(database_url: str, var_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "TOCSIN_DATABASE_URL": database_url,
-        "TOCSIN_VAR_DIR": str(var_dir),
-        "TOCSIN_RUN_WORKER": "false",
-        "TOCSIN_SECRET_KEY": "test-secret-key",
-        "TOCSIN_SNAPSHOT_POLL_SECONDS": "0.2",
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tocsin", "serve", "--no-migrate", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    _wait_until_up(url, server)
-    return server, url
+# Polled often, so that each server soon notices the database coming back and the other's writes.
+_SERVER_ENV = {"TOCSIN_SECRET_KEY": "test-secret-key", "TOCSIN_SNAPSHOT_POLL_SECONDS": "0.2"}
 
 
 def _owner(database_url: str) -> tuple[str, str, str]:
@@ -195,7 +175,7 @@ def test_the_public_side_survives_the_database_going_away_and_a_restart(
     database_url, cut, restore = outage
     page_id, component_id, key = _owner(database_url)
     var_dir = tmp_path / "var"
-    server, url = _serve(database_url, var_dir)
+    server, url = start_server(database_url, var_dir, env=_SERVER_ENV)
     servers = [server]
     try:
         created = _post_incident(url, page_id, component_id, key, "Payments down")
@@ -210,7 +190,7 @@ def test_the_public_side_survives_the_database_going_away_and_a_restart(
         assert httpx.get(f"{url}/readyz").status_code == 503
         assert httpx.get(f"{url}/healthz").status_code == 200
 
-        restarted, restarted_url = _serve(database_url, var_dir)
+        restarted, restarted_url = start_server(database_url, var_dir, env=_SERVER_ENV)
         servers.append(restarted)
         _the_public_side_serves(restarted_url, incident_path, seconds=0.5)
         _changes_are_read_only(restarted_url, page_id, component_id, key)

@@ -1,9 +1,6 @@
 from __future__ import annotations
 
 import gzip
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -17,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event, make_url
 from sqlalchemy.orm import Session
 
-from conftest import Persona, _free_port, _wait_until_up
+from conftest import V2_PATHS, Persona, start_server
 from factories import component, reference_outage
 from tocsin.db import utcnow
 from tocsin.main import create_app
@@ -35,18 +32,6 @@ from tocsin.pages.state import load_state
 from tocsin.pages.store import SnapshotDisk
 from tocsin.settings import Settings
 
-V2 = [
-    "summary.json",
-    "status.json",
-    "components.json",
-    "incidents.json",
-    "incidents/unresolved.json",
-    "incidents/resolved.json",
-    "scheduled-maintenances.json",
-    "scheduled-maintenances/upcoming.json",
-    "scheduled-maintenances/active.json",
-]
-
 
 @pytest.fixture
 def quiet(settings: Settings) -> Iterator[TestClient]:
@@ -62,7 +47,7 @@ def public_paths(incident_id: str, component_id: str) -> list[str]:
         "/history?page=1",
         f"/incidents/{incident_id}",
         "/theme.css?accent=%23123456",
-        *(f"/api/v2/{name}" for name in V2),
+        *V2_PATHS,
         "/history.rss",
         "/history.atom",
         "/maintenance.ics",
@@ -195,26 +180,6 @@ def test_the_snapshot_is_saved_to_disk_and_read_back(
     assert not list((tmp_path / "snapshots").rglob("*.tmp"))
 
 
-def _serve(database_url: str, var_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "TOCSIN_DATABASE_URL": database_url,
-        "TOCSIN_VAR_DIR": str(var_dir),
-        "TOCSIN_RUN_WORKER": "false",
-        "TOCSIN_SECRET_KEY": "test-secret-key",
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tocsin", "serve", "--no-migrate", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    _wait_until_up(url, server)
-    return server, url
-
-
 def test_another_process_on_postgresql_shows_a_change_within_a_second(
     settings: Settings, alice: Persona, session: Session, page: Page, tmp_path: Path
 ) -> None:
@@ -222,7 +187,14 @@ def test_another_process_on_postgresql_shows_a_change_within_a_second(
         pytest.skip("several web processes share a PostgreSQL database")
     api = component(session, page, "API")
     session.commit()
-    servers = [_serve(settings.database_url, tmp_path / f"var{n}") for n in (1, 2)]
+    servers = [
+        start_server(
+            settings.database_url,
+            tmp_path / f"var{n}",
+            env={"TOCSIN_SECRET_KEY": "test-secret-key"},
+        )
+        for n in (1, 2)
+    ]
     try:
         (_, writer), (_, reader) = servers
         assert "Elevated API errors" not in httpx.get(f"{reader}/").text

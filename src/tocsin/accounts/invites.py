@@ -6,10 +6,10 @@ written in the same transaction as the change and sent by the worker (`mailer.py
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -34,10 +34,6 @@ class NewInvitation:
     token: str
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def queue_email(session: Session, *, to: str, subject: str, body: str) -> AccountEmail:
     email = AccountEmail(to_address=to, subject=subject[:255], body=body[:10000])
     session.add(email)
@@ -59,7 +55,7 @@ def invite(
     that address there (only the newest link works); `acting_role` is the inviter's."""
     accounts.check_can_grant(acting_role, role)
     email = email.strip().lower()
-    existing = session.scalars(select(User).where(User.email == email)).first()
+    existing = accounts.find_user(session, email)
     if existing is not None and accounts.role_on(session, user_id=existing.id, page_id=page.id):
         raise Conflict(f"{email} is already a member of this page")
     for earlier in pending_invitations(session, page_id=page.id, now=now):
@@ -70,7 +66,7 @@ def invite(
         page_id=page.id,
         email=email,
         role=role,
-        token_hash=_digest(token),
+        token_hash=accounts.digest(token),
         invited_by=actor.user_id,
         created_at=now,
         expires_at=now + INVITATION_LIFETIME,
@@ -88,21 +84,13 @@ def invite(
             "If you did not expect this, ignore this email.\n"
         ),
     )
-    audit.record(
-        session,
-        actor=actor,
-        action="invitation.create",
-        page_id=page.id,
-        object_type="invitation",
-        object_id=invitation.id,
-        changes={"email": email, "role": role.value},
-    )
+    _audit(session, actor, "invitation.create", invitation, {"email": email, "role": role.value})
     return NewInvitation(invitation=invitation, token=token)
 
 
 def find_invitation(session: Session, token: str, *, now: datetime) -> Invitation:
     invitation = session.scalars(
-        select(Invitation).where(Invitation.token_hash == _digest(token))
+        select(Invitation).where(Invitation.token_hash == accounts.digest(token))
     ).first()
     if invitation is None or not _is_pending(invitation, now):
         raise NotFound("this invitation is not valid any more: ask for a new one")
@@ -121,36 +109,26 @@ def accept(
     session: Session,
     *,
     invitation: Invitation,
-    password: str | None,
+    password: str,
     signed_in: User | None,
     now: datetime,
     ip: str | None,
 ) -> User:
     """Join the page: as the signed-in user, as the existing account of the invited
     address (its password checked), or as a new account with `password`."""
-    user = signed_in or session.scalars(select(User).where(User.email == invitation.email)).first()
+    user = signed_in or accounts.find_user(session, invitation.email)
     if user is None:
-        if not password or len(password) < 10:
-            raise Invalid("choose a password of at least 10 characters")
-        if len(password) > 1024:
-            raise Invalid("the password is too long (1024 characters at most)")
+        signin.check_new_password(password)
         user = User(email=invitation.email, password_hash=accounts.hash_password(password))
         session.add(user)
         session.flush()
     elif signed_in is None:
-        _check_own_password(session, user=user, password=password or "", now=now)
+        _check_own_password(session, user=user, password=password, now=now)
     if session.get(Membership, (user.id, invitation.page_id)) is None:
         session.add(Membership(user_id=user.id, page_id=invitation.page_id, role=invitation.role))
     invitation.accepted_at = now
-    audit.record(
-        session,
-        actor=Actor(user.email, user_id=user.id, ip=ip),
-        action="invitation.accept",
-        page_id=invitation.page_id,
-        object_type="invitation",
-        object_id=invitation.id,
-        changes={"role": invitation.role.value},
-    )
+    actor = Actor(user.email, user_id=user.id, ip=ip)
+    _audit(session, actor, "invitation.accept", invitation, {"role": invitation.role.value})
     return user
 
 
@@ -177,13 +155,24 @@ def revoke_invitation(
 ) -> None:
     accounts.check_can_grant(acting_role, invitation.role)
     invitation.revoked_at = now
+    _audit(session, actor, "invitation.revoke", invitation)
+
+
+def _audit(
+    session: Session,
+    actor: Actor,
+    action: str,
+    invitation: Invitation,
+    changes: dict[str, Any] | None = None,
+) -> None:
     audit.record(
         session,
         actor=actor,
-        action="invitation.revoke",
+        action=action,
         page_id=invitation.page_id,
         object_type="invitation",
         object_id=invitation.id,
+        changes=changes,
     )
 
 
@@ -211,7 +200,7 @@ def request_reset(
     session: Session, *, email: str, secret: str, base_url: str, now: datetime
 ) -> None:
     """Email a reset link if the address has an account; say nothing either way."""
-    user = session.scalars(select(User).where(User.email == email.strip().lower())).first()
+    user = accounts.find_user(session, email)
     if user is None or not user.is_active or not user.password_hash:
         return
     expires = int((now + RESET_LIFETIME).timestamp())

@@ -41,8 +41,13 @@ def verify_password(user: User, password: str) -> bool:
         return False
 
 
+def find_user(session: Session, email: str) -> User | None:
+    """The account of an address, compared as stored: trimmed and lower-case."""
+    return session.scalars(select(User).where(User.email == email.strip().lower())).first()
+
+
 def get_user_by_email(session: Session, email: str) -> User:
-    user = session.scalars(select(User).where(User.email == email.strip().lower())).first()
+    user = find_user(session, email)
     if user is None:
         raise NotFound(f"no user with email {email}")
     return user

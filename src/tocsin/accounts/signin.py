@@ -65,14 +65,10 @@ class Started:
     token: str
 
 
-def digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def check_password(session: Session, *, email: str, password: str, now: datetime) -> User:
     """The user whose password this is, counting failures towards a temporary lockout."""
     email = email.strip().lower()
-    user = session.scalars(select(User).where(User.email == email)).first()
+    user = accounts.find_user(session, email)
     if user is None or not user.password_hash or not user.is_active:
         bucket = f"signin-unknown:{email}"
         if not ratelimit.hit(session, bucket, _UNKNOWN_ADDRESS, now=now.timestamp()).allowed:
@@ -102,13 +98,12 @@ def _failed(session: Session, user: User, *, now: datetime) -> None:
         return
     user.locked_until = now + LOCK_FOR
     user.failed_signins = 0
+    _audit(session, Actor(user.email, user_id=user.id), "user.locked", user)
+
+
+def _audit(session: Session, actor: Actor, action: str, user: User) -> None:
     audit.record(
-        session,
-        actor=Actor(user.email, user_id=user.id),
-        action="user.locked",
-        page_id=None,
-        object_type="user",
-        object_id=user.id,
+        session, actor=actor, action=action, page_id=None, object_type="user", object_id=user.id
     )
 
 
@@ -140,7 +135,7 @@ def start_session(
     token = secrets.token_urlsafe(32)
     verified = user.totp_enabled_at is None
     row = SignInSession(
-        token_hash=digest(token),
+        token_hash=accounts.digest(token),
         user_id=user.id,
         csrf_token=secrets.token_urlsafe(32),
         verified=verified,
@@ -157,20 +152,13 @@ def start_session(
 
 
 def _signed_in(session: Session, user: User, ip: str | None) -> None:
-    audit.record(
-        session,
-        actor=Actor(user.email, user_id=user.id, ip=ip),
-        action="user.sign_in",
-        page_id=None,
-        object_type="user",
-        object_id=user.id,
-    )
+    _audit(session, Actor(user.email, user_id=user.id, ip=ip), "user.sign_in", user)
 
 
 def find_session(session: Session, token: str, *, now: datetime) -> SignInSession | None:
     """The live session for a cookie token, its idle clock restarted; None when unknown,
     expired, idle too long or its user disabled."""
-    row = session.get(SignInSession, digest(token))
+    row = session.get(SignInSession, accounts.digest(token))
     if row is None:
         return None
     if row.expires_at <= now or (row.verified and row.last_seen_at + IDLE_TIMEOUT <= now):
@@ -237,7 +225,7 @@ def check_totp(user: User, code: str, *, now: datetime) -> bool:
 
 
 def use_recovery_code(user: User, code: str) -> bool:
-    wanted = digest(_normal_recovery(code))
+    wanted = accounts.digest(_normal_recovery(code))
     if wanted in user.recovery_codes:
         user.recovery_codes = [c for c in user.recovery_codes if c != wanted]
         return True
@@ -279,15 +267,8 @@ def enable_totp(
     codes = [
         f"{secrets.token_hex(3)}-{secrets.token_hex(3)}".lower() for _ in range(RECOVERY_CODES)
     ]
-    user.recovery_codes = [digest(_normal_recovery(c)) for c in codes]
-    audit.record(
-        session,
-        actor=actor,
-        action="user.totp_enable",
-        page_id=None,
-        object_type="user",
-        object_id=user.id,
-    )
+    user.recovery_codes = [accounts.digest(_normal_recovery(c)) for c in codes]
+    _audit(session, actor, "user.totp_enable", user)
     return codes
 
 
@@ -296,35 +277,26 @@ def disable_totp(session: Session, *, user: User, actor: Actor) -> None:
     user.totp_enabled_at = None
     user.totp_last_step = None
     user.recovery_codes = []
-    audit.record(
-        session,
-        actor=actor,
-        action="user.totp_disable",
-        page_id=None,
-        object_type="user",
-        object_id=user.id,
-    )
+    _audit(session, actor, "user.totp_disable", user)
+
+
+def check_new_password(password: str) -> None:
+    """Invalid unless `password` is long enough (and not absurdly long) to be chosen."""
+    if len(password) < 10:
+        raise Invalid("the password must have at least 10 characters")
+    if len(password) > 1024:
+        raise Invalid("the password is too long (1024 characters at most)")
 
 
 def change_password(
     session: Session, *, user: User, new_password: str, now: datetime, actor: Actor
 ) -> None:
-    if len(new_password) < 10:
-        raise Invalid("the password must have at least 10 characters")
-    if len(new_password) > 1024:
-        raise Invalid("the password is too long (1024 characters at most)")
+    check_new_password(new_password)
     user.password_hash = accounts.hash_password(new_password)
     user.password_changed_at = now
     user.failed_signins = 0
     user.locked_until = None
-    audit.record(
-        session,
-        actor=actor,
-        action="user.password_change",
-        page_id=None,
-        object_type="user",
-        object_id=user.id,
-    )
+    _audit(session, actor, "user.password_change", user)
 
 
 def live_sessions(session: Session, *, user_id: str, now: datetime) -> list[SignInSession]:
@@ -361,4 +333,6 @@ def setup_link(settings: Settings) -> str:
 
 
 def nobody_can_sign_in(session: Session) -> bool:
+    """True until the first account exists: any account at all (even a CLI key's service
+    account) closes the first-run setup for good."""
     return session.scalars(select(User.id)).first() is None

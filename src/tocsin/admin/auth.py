@@ -8,12 +8,9 @@ that page: an id from another page answers 404, as if it did not exist.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
 from dataclasses import dataclass
 from typing import Annotated
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse, Response
@@ -25,7 +22,7 @@ from tocsin.audit.service import Actor
 from tocsin.db import utcnow
 from tocsin.deps import SessionDep, SettingsDep
 from tocsin.errors import DomainError, NotFound, PermissionDenied
-from tocsin.lib import signing
+from tocsin.lib import csrf, signing
 from tocsin.pages import service as pages
 from tocsin.pages.models import Page
 from tocsin.settings import Settings
@@ -166,42 +163,15 @@ def needs(ctx: OnPage, role: Role) -> None:
 # --- CSRF ---------------------------------------------------------------------------------
 
 
-def _mac(key: str, salt: str) -> str:
-    return hmac.new(key.encode(), f"csrf:{salt}".encode(), hashlib.sha256).hexdigest()
-
-
-def csrf_token(key: str) -> str:
-    """A form token for `key` (the session's secret, or the pre-session cookie's nonce).
-
-    Salted afresh on every render, so the token in a page differs each time (BREACH).
-    """
-    salt = secrets.token_urlsafe(12)
-    return f"{salt}.{_mac(key, salt)}"
-
-
-def csrf_matches(key: str, token: str) -> bool:
-    salt, _, mac = token.partition(".")
-    return bool(key and salt and mac) and hmac.compare_digest(mac, _mac(key, salt))
-
-
-def same_origin(request: Request, settings: Settings) -> bool:
-    """The post comes from our own pages (Fetch Metadata and Origin, when sent)."""
-    if request.headers.get("sec-fetch-site") == "cross-site":
-        return False
-    origin = request.headers.get("origin")
-    ours = {request.headers.get("host"), urlsplit(settings.base_url).netloc}
-    return origin is None or urlsplit(origin).netloc in ours
-
-
 async def check_csrf(request: Request, key: str, settings: Settings) -> None:
-    if not same_origin(request, settings):
+    if not csrf.same_origin(request.headers, settings.base_url):
         raise CsrfRefused("this form was posted from another site and was refused")
     presented = request.headers.get("x-csrf-token")
     if presented is None:
         form = await request.form()
         value = form.get("csrf_token")
         presented = value if isinstance(value, str) else ""
-    if not csrf_matches(key, presented):
+    if not csrf.matches(key, presented):
         raise CsrfRefused(
             "the form expired or did not come from this site: go back, reload and try again"
         )
@@ -218,13 +188,6 @@ async def csrf_protect(
     if row is None:
         raise SignInRequired(_next_url(request))
     await check_csrf(request, row.csrf_token, settings)
-
-
-def pre_session_nonce(request: Request) -> str:
-    nonce = request.cookies.get(PRE_SESSION_COOKIE, "")
-    if len(nonce) == 43 and nonce.replace("-", "").replace("_", "").isalnum():
-        return nonce
-    return secrets.token_urlsafe(32)
 
 
 def set_pre_session_cookie(response: Response, settings: Settings, nonce: str) -> None:

@@ -7,22 +7,24 @@ page's time zone, as the people running the page think of them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
+from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 
 from tocsin.components import service as components
 from tocsin.components.models import Component
 from tocsin.components.status import ComponentStatus
 from tocsin.errors import DomainError, Invalid
 from tocsin.notify import service as subscribers
+from tocsin.notify.render import page_zone
 from tocsin.pages.models import Page
 
 COMPONENT_PREFIX = "component."
@@ -30,7 +32,14 @@ _LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
 
 
 async def read_form(request: Request) -> FormData:
-    return await request.form()
+    """The posted form, NUL in any text replaced by U+FFFD: PostgreSQL cannot store NUL,
+    and no field needs it."""
+    form = await request.form()
+    return FormData([(k, _no_nul(v)) for k, v in form.multi_items()])
+
+
+def _no_nul(value: str | UploadFile) -> str | UploadFile:
+    return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
 
 
 FormDep = Annotated[FormData, Depends(read_form)]
@@ -79,9 +88,9 @@ def split_changes(
     return changed, [key for key in chosen if key not in changed]
 
 
-def component_tree(session: Session, page_id: str) -> list[tuple[Component, list[Component]]]:
-    """Top-level components in page order, each group with its children; empty groups drop out."""
-    everything = components.list_components(session, page_id)
+def component_tree(everything: list[Component]) -> list[tuple[Component, list[Component]]]:
+    """The page's components (in page order) as top-level ones, each group with its
+    children; empty groups drop out."""
     children: dict[str, list[Component]] = {}
     for component in everything:
         if component.group_id is not None:
@@ -104,10 +113,7 @@ def audience(
 
 
 def zone_of(page: Page) -> ZoneInfo:
-    try:
-        return ZoneInfo(page.time_zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+    return page_zone(page.time_zone)
 
 
 def local_time(value: str, page: Page, label: str) -> datetime | None:
@@ -129,13 +135,27 @@ def local_input(moment: datetime | None, page: Page) -> str:
 
 
 def problem(exc: DomainError | ValidationError, labels: dict[str, str]) -> str:
-    """One sentence for the top of a form: the first thing wrong, named as the form names it."""
-    if isinstance(exc, DomainError):
-        return exc.message
-    first = exc.errors()[0]
-    message = str(first["msg"]).removeprefix("Value error, ")
-    field = str(first["loc"][0]) if first["loc"] else ""
-    return f"{labels.get(field, field)}: {message}" if field else message
+    """One sentence for the top of a refused form: the first thing wrong, named as the form
+    names it (`rules.0.window: …` as `Rule 1: Out of the last (checks): …`)."""
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        return _worded(first["loc"], str(first["msg"]), labels)
+    message = exc.message
+    for prefix in ("monitor: ", "monitor.", "alert_source.", "publish_target."):
+        message = message.removeprefix(prefix)
+    field, colon, rest = message.partition(": ")
+    return _worded(tuple(field.split(".")), rest, labels) if colon else message
+
+
+def _worded(loc: tuple[str | int, ...], message: str, labels: dict[str, str]) -> str:
+    message = message.removeprefix("Value error, ")
+    named = [labels[part] for part in loc if isinstance(part, str) and part in labels]
+    where = named[-1] if named else ".".join(str(part) for part in loc)
+    if "rules" in loc and loc.index("rules") + 1 < len(loc):
+        number = str(loc[loc.index("rules") + 1])
+        if number.isdigit():
+            where = f"Rule {int(number) + 1}" + (f": {named[-1]}" if named else "")
+    return f"{where}: {message}" if where else message
 
 
 @contextmanager
@@ -144,3 +164,18 @@ def attempt(session: Session) -> Iterator[None]:
     request can still answer with the form (the request's transaction stays usable)."""
     with session.begin_nested():
         yield
+
+
+def try_or_show(
+    session: Session,
+    action: Callable[[], object],
+    show: Callable[[str], Response],
+    labels: dict[str, str],
+) -> Response | None:
+    """Run `action`; if it is refused, undo its writes and answer with `show(message)`."""
+    try:
+        with attempt(session):
+            action()
+    except (DomainError, ValidationError) as exc:
+        return show(problem(exc, labels))
+    return None

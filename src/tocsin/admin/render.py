@@ -10,12 +10,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment
 
-from tocsin.admin.auth import OnPage, Signed, csrf_token
+from tocsin.admin.auth import OnPage, Signed
 from tocsin.components.status import LABELS as COMPONENT_LABELS
 from tocsin.incidents.status import LABELS as INCIDENT_LABELS
+from tocsin.lib import csrf
 from tocsin.lib.markdown import render_markdown
+from tocsin.lib.templating import html_environment
 from tocsin.lib.timefmt import format_timestamp
 from tocsin.pages.models import Page
 
@@ -38,15 +40,7 @@ _HTML = "text/html; charset=utf-8"
 
 @cache
 def environment() -> Environment:
-    env = Environment(
-        loader=ChoiceLoader(
-            [PackageLoader("tocsin.admin", "templates"), PackageLoader("tocsin", "templates")]
-        ),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = html_environment("tocsin.admin")
     env.filters.update(markdown=render_markdown, when=when, masked=masked)
     env.globals.update(
         component_labels=COMPONENT_LABELS,
@@ -109,7 +103,7 @@ def render(
             user=signed.user if signed else None,
             page=ctx.page if ctx else None,
             role=ctx.role.value if ctx else None,
-            csrf=csrf_token(key) if key else "",
+            csrf=csrf.token(key) if key else "",
             flash=unquote(flash)[:300] if flash else None,
             **context,
         )

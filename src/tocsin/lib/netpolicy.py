@@ -9,6 +9,7 @@ are checked first, with `not is_global` as the backstop for anything they miss.
 from __future__ import annotations
 
 import ipaddress
+import socket
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import TypeAlias
@@ -93,6 +94,34 @@ def is_forbidden(ip: IPAddress) -> str | None:
     connecting to `::ffff:127.0.0.1` reaches 127.0.0.1.
     """
     return _judge(ip, _ALWAYS + _NON_GLOBAL, backstop=True)
+
+
+def literal_ip(host: str) -> IPAddress | None:
+    """The address `host` spells, in any form a resolver accepts (`127.1`, `0x7f000001`,
+    `[::1]`); None for a name."""
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        pass
+    try:
+        return IPv4Address(socket.inet_aton(host))
+    except (OSError, ValueError):
+        return None
+
+
+def refused_host(host: str, *, allow_private: bool) -> str | None:
+    """Why a connection to `host`, as written, would be refused ("a loopback name"), or None.
+
+    Only a literal address or a `localhost` name can be judged before connecting; the
+    addresses a name resolves to are checked at connect time.
+    """
+    name = host.lower().rstrip(".")
+    ip = literal_ip(name)
+    if ip is not None:
+        return Policy(allow_private=allow_private).check(ip)
+    if not allow_private and (name == "localhost" or name.endswith(".localhost")):
+        return "a loopback name"
+    return None
 
 
 def _judge(ip: IPAddress, table: _Table, *, backstop: bool) -> str | None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session
 
+from tocsin.notify import service as subscribers
 from tocsin.notify.models import Delivery, DeliveryStatus, Notification, Subscriber
 
 
@@ -67,7 +68,5 @@ def _matching(where: LogFilter) -> ColumnElement[bool]:
     if where.status is not None:
         clauses.append(Delivery.status == where.status)
     if where.q:
-        needle = where.q.strip().lower()
-        columns = (Subscriber.email, Subscriber.endpoint, Subscriber.phone_number)
-        clauses.append(or_(*(func.lower(c).contains(needle, autoescape=True) for c in columns)))
+        clauses.append(subscribers.address_contains(where.q))
     return and_(*clauses)

@@ -52,20 +52,20 @@ _ADDRESS_NAMES = {"email": "email address", "sms": "phone number"}
 Outcome = Literal["added", "duplicate", "refused"]
 
 
-def enrol(session: Session, *, page: Page, data: SubscriberCreate, actor: Actor) -> bool:
+def enrol(
+    session: Session, *, page: Page, data: SubscriberCreate, actor: Actor, resend: bool = False
+) -> bool:
     """Subscribe, and queue the confirmation the subscriber must answer unless it was
-    skipped. False (and nothing changes) if the address is already subscribed."""
+    skipped. False if the address is already subscribed: nothing changes then, except
+    that with `resend` one still unconfirmed gets its confirmation again."""
     created = subscribers.create_subscriber(session, page=page, data=data, actor=actor)
+    subscriber = created.subscriber
     if created.token is None:
+        if resend and subscriber.state is SubscriberState.UNCONFIRMED:
+            resend_confirmation(session, page=page, subscriber=subscriber, actor=actor)
         return False
-    if created.subscriber.state is SubscriberState.UNCONFIRMED:
-        outbox.notify_subscriber(
-            session,
-            page=page,
-            subscriber=created.subscriber,
-            kind=NotificationKind.CONFIRM_SUBSCRIPTION,
-            extra={},
-        )
+    if subscriber.state is SubscriberState.UNCONFIRMED:
+        _queue_confirmation(session, page, subscriber)
     return True
 
 
@@ -80,6 +80,10 @@ def resend_confirmation(
             "(webhooks added in the admin are confirmed at once)"
         )
     subscribers.resend_confirmation(session, subscriber=subscriber, actor=actor)
+    _queue_confirmation(session, page, subscriber)
+
+
+def _queue_confirmation(session: Session, page: Page, subscriber: Subscriber) -> None:
     outbox.notify_subscriber(
         session,
         page=page,

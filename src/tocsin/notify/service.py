@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import secrets
-import socket
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,7 +32,7 @@ from tocsin.db import utcnow
 from tocsin.errors import Invalid, NotFound
 from tocsin.incidents.models import Incident
 from tocsin.incidents.status import CLOSED_STATUSES
-from tocsin.lib.netpolicy import IPAddress, Policy
+from tocsin.lib import netpolicy
 from tocsin.notify.models import Subscriber, SubscriberComponent, SubscriberMode, SubscriberState
 from tocsin.notify.schemas import (
     BulkAction,
@@ -155,26 +153,8 @@ def refused_endpoint(endpoint: str, *, allow_private: bool) -> str | None:
     or None. Only a literal address or a loopback name can be judged here; a name's
     addresses are checked when sending, on every connection."""
     host = (urlsplit(endpoint).hostname or "").rstrip(".")
-    ip = _literal_ip(host)
-    if ip is not None:
-        reason = Policy(allow_private=allow_private).check(ip)
-    elif not allow_private and (host == "localhost" or host.endswith(".localhost")):
-        reason = "a loopback name"
-    else:
-        reason = None
+    reason = netpolicy.refused_host(host, allow_private=allow_private)
     return None if reason is None else f"{host} is {reason}"
-
-
-def _literal_ip(host: str) -> IPAddress | None:
-    # inet_aton also reads the forms a resolver accepts: `127.1`, `0x7f000001`.
-    try:
-        return ipaddress.ip_address(host)
-    except ValueError:
-        pass
-    try:
-        return ipaddress.IPv4Address(socket.inet_aton(host))
-    except (OSError, ValueError):
-        return None
 
 
 def _check_components(session: Session, page_id: str, ids: list[str] | None) -> list[str] | None:
@@ -329,7 +309,8 @@ def _mode_is(mode: ModeFilter) -> ColumnElement[bool]:
     return Subscriber.mode == SubscriberMode(mode)
 
 
-def _matches(q: str) -> ColumnElement[bool]:
+def address_contains(q: str) -> ColumnElement[bool]:
+    """Subscribers whose email, endpoint or phone number contains `q`, ignoring case."""
     needle = q.strip().lower()
     columns = (Subscriber.email, Subscriber.endpoint, Subscriber.phone_number)
     return or_(*(func.lower(c).contains(needle, autoescape=True) for c in columns))
@@ -363,7 +344,7 @@ def list_subscribers(
     if listing.mode is not None:
         query = query.where(_mode_is(listing.mode))
     if listing.q:
-        query = query.where(_matches(listing.q))
+        query = query.where(address_contains(listing.q))
     query = (
         query.order_by(*_order(listing))
         .offset(listing.offset)

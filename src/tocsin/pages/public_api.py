@@ -1,6 +1,6 @@
 """Public, unauthenticated artifacts: the Status API v2, feeds, calendar and badges.
 
-`serve.ServeSnapshots` answers these paths from the page's snapshot before any
+`serve.PublicAnswers` answers these paths from the page's snapshot before any
 route runs; the routes stay for the OpenAPI document, for what the snapshot
 leaves (unknown components) and for badges with a custom label or colour,
 which render from the snapshot's in-memory state. None of them queries the database.
@@ -18,9 +18,9 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 from tocsin.errors import NotFound
-from tocsin.pages import badges, serve, v2
+from tocsin.pages import badges, v2
 from tocsin.pages.deps import SnapshotDep
-from tocsin.pages.routes import artifact_response
+from tocsin.pages.routes import artifact_response, negotiated
 from tocsin.pages.snapshot import BADGE_CACHE, SVG, make_artifact
 from tocsin.pages.view import PageState
 
@@ -107,7 +107,7 @@ for _path, _build, _shape, _summary, _description in _V2:
     router.add_api_route(
         f"/api/v2/{_path}",
         _v2_endpoint(_path),
-        # HEAD is answered by `serve.ServeSnapshots`; a second method here would
+        # HEAD is answered by `serve.PublicAnswers`; a second method here would
         # duplicate the operation in the OpenAPI document.
         methods=["GET"],
         name=f"v2_{_build.__name__}",
@@ -159,15 +159,7 @@ ColorQuery = Annotated[str | None, Query(max_length=64)]
 
 def _svg(request: Request, body: bytes) -> Response:
     """A badge drawn for this request (custom label or colour), negotiated like the rest."""
-    artifact = make_artifact(body, SVG, cache_control=BADGE_CACHE)
-    status, headers, content = serve.respond(
-        artifact,
-        accept_encoding=request.headers.get("accept-encoding"),
-        if_none_match=request.headers.get("if-none-match"),
-    )
-    response = Response(content, status_code=status)
-    response.raw_headers = headers
-    return response
+    return negotiated(request, make_artifact(body, SVG, cache_control=BADGE_CACHE))
 
 
 @router.api_route("/badge.svg", methods=_METHODS, include_in_schema=False)

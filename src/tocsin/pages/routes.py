@@ -1,4 +1,4 @@
-"""The public HTML pages. `serve.ServeSnapshots` answers them first; these routes
+"""The public HTML pages. `serve.PublicAnswers` answers them first; these routes
 answer what it leaves (unknown ids, invalid query parameters) with the same rules."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 from tocsin.errors import NotFound
 from tocsin.pages import serve
 from tocsin.pages.deps import SnapshotDep
+from tocsin.pages.snapshot import Artifact
 
 router = APIRouter(include_in_schema=False)
 
@@ -16,10 +17,15 @@ _METHODS = ["GET", "HEAD"]
 
 
 def artifact_response(request: Request, snapshot: SnapshotDep, key: str, what: str) -> Response:
-    """The snapshot's artifact at `key`, negotiated like the middleware does; 404 if none."""
+    """The snapshot's artifact at `key`, negotiated like `serve.PublicAnswers`; 404 if none."""
     artifact = snapshot.get(key)
     if artifact is None:
         raise NotFound(f"{what} not found")
+    return negotiated(request, artifact)
+
+
+def negotiated(request: Request, artifact: Artifact) -> Response:
+    """`artifact` in the coding the request accepts, or 304 if its ETag matches."""
     status, headers, body = serve.respond(
         artifact,
         accept_encoding=request.headers.get("accept-encoding"),

@@ -101,7 +101,6 @@ class Snapshot:
     inputs: Mapping[str, Hashable] = field(default_factory=dict, repr=False, compare=False)
     # Defaults, not factories, so that snapshots saved by an older version still load.
     chrome: Hashable = field(default=None, repr=False, compare=False)
-    incident_pages: IncidentPages | None = field(default=None, repr=False, compare=False)
     components_segment: Segment | None = field(default=None, repr=False, compare=False)
 
     def get(self, path: str) -> Artifact | None:
@@ -111,15 +110,6 @@ class Snapshot:
         # The segment only speeds up this process's next build; on disk it would
         # double the size of the home page.
         return {k: v for k, v in self.__dict__.items() if k != "components_segment"}
-
-
-@dataclass(frozen=True)
-class IncidentPages:
-    """The incident and write-up pages among a snapshot's artifacts, and their inputs:
-    a change to a few incidents copies these and renders only theirs."""
-
-    artifacts: dict[str, Artifact]
-    inputs: dict[str, Hashable]
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,17 +199,16 @@ def build_snapshot(
         builder.add(path, None, partial(bytes, body), content_type, cache, headers)
     _add_badges(builder, state, chrome, previous)
     _add_history_pages(builder, state, renderer, chrome)
-    incident_pages = _incident_pages(state, renderer, chrome, previous, changed)
+    _add_incident_pages(builder, state, renderer, chrome, changed)
     return Snapshot(
         page_id=state.page.id,
         domain=domain,
         version=state.page.updated_at,
         built_at=state.generated_at,
         state=state,
-        artifacts={**incident_pages.artifacts, **builder.artifacts},
-        inputs={**incident_pages.inputs, **builder.inputs},
+        artifacts=builder.artifacts,
+        inputs=builder.inputs,
         chrome=chrome,
-        incident_pages=incident_pages,
         components_segment=segment,
     )
 
@@ -272,29 +261,34 @@ def _chrome(state: PageState) -> Hashable:
     return replace(state.page, updated_at=datetime.min.replace(tzinfo=UTC))
 
 
-def _incident_pages(
+def _add_incident_pages(
+    builder: _Builder,
     state: PageState,
     renderer: Renderer,
     chrome: Hashable,
-    previous: Snapshot | None,
     changed: Collection[str] | None,
-) -> IncidentPages:
-    before = previous.incident_pages if previous is not None else None
-    if before is None or changed is None or previous is None or previous.chrome != chrome:
-        builder = _Builder(previous)
+) -> None:
+    """Every incident's page; with `changed` known, only those incidents' pages are
+    looked at, and the others are kept from the previous snapshot as they are."""
+    previous = builder.previous
+    # A snapshot read from disk has no inputs: it cannot tell what it was rendered from.
+    if previous is None or not previous.inputs or changed is None or previous.chrome != chrome:
         for incident in (*state.incidents, *state.maintenances):
             _add_incident_page(builder, state, renderer, chrome, incident)
-        return IncidentPages(builder.artifacts, builder.inputs)
-    builder = _Builder(None)
-    builder.artifacts, builder.inputs = dict(before.artifacts), dict(before.inputs)
+        return
+    for path, key in previous.inputs.items():
+        if path.startswith("/incidents/") and _incident_id(path) not in changed:
+            builder.artifacts[path] = previous.artifacts[path]
+            builder.inputs[path] = key
     for incident_id in changed:
-        for path in (f"/incidents/{incident_id}", f"/incidents/{incident_id}/write-up"):
-            builder.artifacts.pop(path, None)
-            builder.inputs.pop(path, None)
         view = state.by_id.get(incident_id)
         if view is not None:
             _add_incident_page(builder, state, renderer, chrome, view)
-    return IncidentPages(builder.artifacts, builder.inputs)
+
+
+def _incident_id(path: str) -> str:
+    """The incident of `/incidents/<id>` or `/incidents/<id>/write-up`."""
+    return path.split("/", 3)[2]
 
 
 def _add_incident_page(

@@ -361,7 +361,7 @@ class SnapshotDisk:
 
 def _for_disk(snapshot: Snapshot) -> Snapshot:
     state = replace(snapshot.state, incidents=(), maintenances=(), by_id={})
-    return replace(snapshot, state=state, inputs={}, incident_pages=None)
+    return replace(snapshot, state=state, inputs={})
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

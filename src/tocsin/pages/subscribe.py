@@ -11,18 +11,15 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Annotated, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.orm import Session
 
@@ -30,11 +27,12 @@ from tocsin.audit.service import Actor
 from tocsin.components import service as components
 from tocsin.deps import SessionDep, SettingsDep
 from tocsin.errors import NotFound
-from tocsin.lib import ratelimit
+from tocsin.lib import csrf, ratelimit
 from tocsin.lib.ratelimit import Decision, Limit
-from tocsin.notify import links, outbox
+from tocsin.lib.templating import html_environment
+from tocsin.notify import enrolment, links
 from tocsin.notify import service as subscribers
-from tocsin.notify.models import NotificationKind, Subscriber, SubscriberState
+from tocsin.notify.models import Subscriber, SubscriberState
 from tocsin.notify.schemas import SubscriberCreate
 from tocsin.pages import i18n
 from tocsin.pages import service as pages
@@ -51,7 +49,6 @@ ADDRESS_LIMIT = Limit(limit=3, per_seconds=86400)
 PAGE_LIMIT = Limit(limit=500, per_seconds=3600)
 
 CSRF_COOKIE = "tocsin_csrf"
-_CSRF_PURPOSE = b"subscribe-form"
 _TOKEN = Annotated[str, Query(max_length=200)]
 _HTML = "text/html; charset=utf-8"
 _CONTROL = frozenset(map(chr, [*range(32), 127]))
@@ -117,7 +114,10 @@ def subscribe(
     )
     if refused is not None:
         return _too_many(page, refused)
-    _subscribe(session, page, data, Actor("subscribe form", ip=client))
+    # A confirmed address hears nothing more (its every message carries a manage link); one
+    # still unconfirmed gets its confirmation again. The requester learns neither.
+    actor = Actor("subscribe form", ip=client)
+    enrolment.enrol(session, page=page, data=data, actor=actor, resend=True)
     return _sent(page)
 
 
@@ -137,27 +137,6 @@ def _subscriber_data(session: Session, page: Page, form: SubscribeForm) -> Subsc
         raise ValueError("Enter a valid email address.") from None
 
 
-def _subscribe(session: Session, page: Page, data: SubscriberCreate, actor: Actor) -> None:
-    """Subscribe and queue a confirmation, unless the address is already subscribed.
-
-    A confirmed address hears nothing more (its every message carries a manage link); one
-    still unconfirmed gets its confirmation again. The requester learns neither.
-    """
-    created = subscribers.create_subscriber(session, page=page, data=data, actor=actor)
-    subscriber = created.subscriber
-    if created.token is None:
-        if subscriber.state is not SubscriberState.UNCONFIRMED:
-            return
-        subscribers.resend_confirmation(session, subscriber=subscriber, actor=actor)
-    outbox.notify_subscriber(
-        session,
-        page=page,
-        subscriber=subscriber,
-        kind=NotificationKind.CONFIRM_SUBSCRIPTION,
-        extra={},
-    )
-
-
 def _form(
     request: Request,
     session: Session,
@@ -169,7 +148,7 @@ def _form(
     status: int = 200,
 ) -> Response:
     """The form, filled in with what was sent, and a fresh CSRF token and cookie."""
-    nonce = _csrf_nonce(request)
+    nonce = csrf.nonce(request.cookies.get(CSRF_COOKIE))
     response = _render(
         "pages/subscribe.html",
         page,
@@ -178,7 +157,7 @@ def _form(
         chosen=set(form.component_ids),
         choices=_choices(session, page),
         error=error,
-        csrf_token=_csrf_token(settings, nonce),
+        csrf_token=csrf.token(_csrf_key(settings, nonce)),
     )
     response.set_cookie(
         CSRF_COOKIE,
@@ -219,22 +198,10 @@ def _client(request: Request) -> str:
 # --- CSRF: a signed double submit -----------------------------------------------------------
 
 
-def _csrf_nonce(request: Request) -> str:
-    nonce = request.cookies.get(CSRF_COOKIE, "")
-    if len(nonce) == 43 and nonce.replace("-", "").replace("_", "").isalnum():
-        return nonce
-    return secrets.token_urlsafe(32)
-
-
-def _csrf_mac(settings: Settings, nonce: str, salt: str) -> str:
-    key = settings.resolved_secret_key().encode()
-    return hmac.new(key, _CSRF_PURPOSE + f":{nonce}:{salt}".encode(), hashlib.sha256).hexdigest()
-
-
-def _csrf_token(settings: Settings, nonce: str) -> str:
-    # A fresh salt per response, so the token differs every time (BREACH, security.md J.57).
-    salt = secrets.token_urlsafe(16)
-    return f"{salt}.{_csrf_mac(settings, nonce, salt)}"
+def _csrf_key(settings: Settings, nonce: str) -> str:
+    # Keyed by the secret key as well as the nonce: whoever could set the cookie from
+    # elsewhere still could not compute a token for it.
+    return f"{settings.resolved_secret_key()}:subscribe-form:{nonce}"
 
 
 def _csrf_ok(request: Request, settings: Settings, token: str) -> bool:
@@ -243,15 +210,12 @@ def _csrf_ok(request: Request, settings: Settings, token: str) -> bool:
     Another site can neither read nor set our cookie, so it cannot forge a matching pair:
     this stops pages elsewhere from spreading subscription bombing across their visitors.
     """
-    if request.headers.get("sec-fetch-site") == "cross-site":
-        return False
-    origin = request.headers.get("origin")
-    ours = {request.headers.get("host"), urlsplit(settings.base_url).netloc}
-    if origin is not None and urlsplit(origin).netloc not in ours:
-        return False
     nonce = request.cookies.get(CSRF_COOKIE, "")
-    salt, _, mac = token.partition(".")
-    return bool(nonce and salt) and hmac.compare_digest(mac, _csrf_mac(settings, nonce, salt))
+    return (
+        csrf.same_origin(request.headers, settings.base_url)
+        and bool(nonce)
+        and csrf.matches(_csrf_key(settings, nonce), token)
+    )
 
 
 # --- confirm ------------------------------------------------------------------------------
@@ -498,15 +462,7 @@ def _flatten(choices: list[Choice]) -> list[Choice]:
 
 @cache
 def _environment() -> Environment:
-    env = Environment(
-        loader=ChoiceLoader(
-            [PackageLoader("tocsin.pages", "templates"), PackageLoader("tocsin", "templates")]
-        ),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = html_environment("tocsin.pages")
     i18n.install(env)
     return env
 

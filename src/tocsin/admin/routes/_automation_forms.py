@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from starlette.datastructures import FormData
 
+from tocsin.admin.forms import flag, strings
+from tocsin.admin.forms import text as raw_text
 from tocsin.components.status import LABELS, ComponentStatus
-from tocsin.errors import DomainError, Invalid
+from tocsin.errors import Invalid
 from tocsin.monitors.models import Monitor, MonitorKind
 from tocsin.monitors.probes import dns, heartbeat, http, tcp, tls
 from tocsin.monitors.schemas import MonitorCreate
@@ -213,11 +215,11 @@ def monitor_values(kind: str, monitor: Monitor | None = None) -> Values:
 def posted_values(kind: str, form: FormData) -> Values:
     """The form as submitted, to show again with an error."""
     values: Values = {name: text(form, name) for name in _COMMON_TEXT}
-    values.update({name: bool(checkbox(form, name)) for name in _COMMON_CHECKS})
+    values.update({name: flag(form, name) for name in _COMMON_CHECKS})
     values["component_ids"] = strings(form, "component_ids")
     for field in config_fields(kind):
         if field.widget == "checkbox":
-            values[field.name] = bool(checkbox(form, field.name))
+            values[field.name] = flag(form, field.name)
         else:
             values[field.name] = text(form, field.name, strip=False)
     return values
@@ -231,7 +233,7 @@ def monitor_payload(kind: str, form: FormData) -> dict[str, Any]:
     # no timeout, as nothing is probed.
     payload = {k: v for k, v in payload.items() if v or k in ("name", "target")}
     payload["incident_template_id"] = payload.get("incident_template_id") or None
-    payload.update({name: bool(checkbox(form, name)) for name in _COMMON_CHECKS})
+    payload.update({name: flag(form, name) for name in _COMMON_CHECKS})
     payload["component_ids"] = strings(form, "component_ids")
     payload["config"] = _config(kind, form)
     return payload
@@ -254,7 +256,7 @@ def _config(kind: str, form: FormData) -> dict[str, Any]:
 def _parsed(field: ConfigField, form: FormData) -> Any:
     """The field's value for the config, or None to leave the probe's default."""
     if field.widget == "checkbox":
-        return checkbox(form, field.name)
+        return flag(form, field.name) if field.name in form else None
     raw = text(form, field.name, strip=field.widget != "textarea")
     if not raw.strip():
         return None
@@ -348,7 +350,7 @@ def rule_rows(form: FormData, count: int) -> list[RuleRow]:
             match=text(form, f"rule-{i}-match"),
             component_ids=tuple(strings(form, f"rule-{i}-components")),
             failure_status=text(form, f"rule-{i}-status") or ComponentStatus.MAJOR_OUTAGE.value,
-            auto_incident=bool(checkbox(form, f"rule-{i}-incident")),
+            auto_incident=flag(form, f"rule-{i}-incident"),
         )
         for i in range(count)
     ]
@@ -405,7 +407,7 @@ def target_values(kind: str, form: FormData | None = None) -> Values:
     """The target form's fields as typed; the secret key is never among them."""
     values: Values = {name: text(form, name) if form else "" for name in _TARGET_FIELDS[kind]}
     if kind == "s3":
-        values["public_read"] = bool(form and checkbox(form, "public_read"))
+        values["public_read"] = form is not None and flag(form, "public_read")
     return values
 
 
@@ -422,43 +424,6 @@ def target_payload(kind: str, form: FormData) -> dict[str, Any]:
 
 
 def text(form: FormData, name: str, *, strip: bool = True) -> str:
-    """A field's value; NUL becomes U+FFFD, as PostgreSQL cannot store it."""
-    value = form.get(name)
-    if not isinstance(value, str):
-        return ""
-    value = value.replace("\x00", "\ufffd")
+    """A field's value, stripped unless told otherwise."""
+    value = raw_text(form, name)
     return value.strip() if strip else value
-
-
-def strings(form: FormData, name: str) -> list[str]:
-    return [v.replace("\x00", "\ufffd") for v in form.getlist(name) if isinstance(v, str) and v]
-
-
-def checkbox(form: FormData, name: str) -> bool | None:
-    """A checkbox's state (the macro sends "false" before "true"); None if not in the form."""
-    values = form.getlist(name)
-    return values[-1] == "true" if values else None
-
-
-def problem(exc: ValidationError | DomainError, words: dict[str, str]) -> str:
-    """One line for the top of a refused form, in the form's own words."""
-    if isinstance(exc, ValidationError):
-        first = exc.errors()[0]
-        return _worded(first["loc"], str(first["msg"]), words)
-    message = exc.message
-    for prefix in ("monitor: ", "monitor.", "alert_source.", "publish_target."):
-        message = message.removeprefix(prefix)
-    field, colon, rest = message.partition(": ")
-    return _worded(tuple(field.split(".")), rest, words) if colon else message
-
-
-def _worded(loc: tuple[str | int, ...], message: str, words: dict[str, str]) -> str:
-    """`rules.0.window: …` as `Rule 1: Out of the last (checks): …`."""
-    message = message.removeprefix("Value error, ")
-    named = [words[part] for part in loc if isinstance(part, str) and part in words]
-    where = named[-1] if named else ".".join(str(part) for part in loc)
-    if "rules" in loc and loc.index("rules") + 1 < len(loc):
-        number = str(loc[loc.index("rules") + 1])
-        if number.isdigit():
-            where = f"Rule {int(number) + 1}" + (f": {named[-1]}" if named else "")
-    return f"{where}: {message}" if where else message

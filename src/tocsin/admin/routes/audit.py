@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -16,9 +16,11 @@ from pydantic import BaseModel, Field
 
 from tocsin.accounts.models import Role
 from tocsin.admin.auth import OnPage, OnPageDep, csrf_protect, needs
+from tocsin.admin.forms import zone_of
 from tocsin.admin.render import render, secure_admin
 from tocsin.audit import service as audit
 from tocsin.audit.models import AuditEvent
+from tocsin.components.uptime import local_midnight
 from tocsin.deps import SessionDep
 from tocsin.lib.csvsafe import write_csv
 from tocsin.lib.timefmt import format_timestamp
@@ -77,7 +79,7 @@ class Row:
 @router.get("/audit", response_class=HTMLResponse)
 def audit_log(request: Request, ctx: OnPageDep, session: SessionDep, q: _Query) -> Response:
     needs(ctx, Role.ADMIN)
-    where, error = _filter(q, ctx.page.time_zone)
+    where, error = _filter(q, zone_of(ctx.page))
     events = audit.find_events(
         session,
         page_id=ctx.page.id,
@@ -102,9 +104,9 @@ def audit_log(request: Request, ctx: OnPageDep, session: SessionDep, q: _Query) 
 @router.get("/audit.csv")
 def audit_export(ctx: OnPageDep, session: SessionDep, q: _Query) -> Response:
     needs(ctx, Role.ADMIN)
-    where, _ = _filter(q, ctx.page.time_zone)
+    zone = zone_of(ctx.page)
+    where, _ = _filter(q, zone)
     events = audit.find_events(session, page_id=ctx.page.id, where=where, limit=EXPORT_LIMIT)
-    zone = _zone(ctx.page.time_zone)
     header = ["time_utc", f"time ({ctx.page.time_zone})", "actor", "ip", "action"]
     header += ["object_type", "object_id", "changes"]
     rows = [
@@ -134,20 +136,19 @@ def _choices(facets: audit.Facets) -> dict[str, list[tuple[str, str]]]:
     }
 
 
-def _filter(q: LogQuery, time_zone: str) -> tuple[audit.EventFilter, str | None]:
+def _filter(q: LogQuery, zone: ZoneInfo) -> tuple[audit.EventFilter, str | None]:
     """The service's filter; dates are whole days in the page's zone, `until` included.
 
     An unreadable date is left out and reported, so the log still shows.
     """
-    zone = _zone(time_zone)
     since, since_error = _day(q.since, "From")
     until, until_error = _day(q.until, "To")
     where = audit.EventFilter(
         actor=q.actor or None,
         action=q.action or None,
         object_type=q.object or None,
-        since=_midnight(since, zone) if since else None,
-        until=_midnight(until + timedelta(days=1), zone) if until else None,
+        since=local_midnight(since, zone) if since else None,
+        until=local_midnight(until + timedelta(days=1), zone) if until else None,
     )
     return where, since_error or until_error
 
@@ -159,17 +160,6 @@ def _day(value: str, label: str) -> tuple[date | None, str | None]:
         return date.fromisoformat(value), None
     except ValueError:
         return None, f"{label}: enter a date as YYYY-MM-DD"
-
-
-def _midnight(day: date, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(), zone).astimezone(UTC)
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ValueError, KeyError):
-        return ZoneInfo("UTC")
 
 
 def _row(ctx: OnPage, event: AuditEvent) -> Row:

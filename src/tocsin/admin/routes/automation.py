@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from tocsin.accounts.models import Role
 from tocsin.admin.auth import OnPage, OnPageDep, csrf_protect, needs
-from tocsin.admin.forms import FormDep, attempt
+from tocsin.admin.forms import FormDep, attempt, problem
 from tocsin.admin.render import redirect, render, secure_admin
 from tocsin.admin.routes import _automation_forms as forms
 from tocsin.components import service as components
@@ -202,7 +202,7 @@ def monitor_create(
                 allow_private=settings.monitors_allow_private,
             )
     except (ValidationError, DomainError) as exc:
-        error = forms.problem(exc, forms.labels())
+        error = problem(exc, forms.labels())
         values = forms.posted_values(kind, form)
         return _monitor_form(request, ctx, session, kind=kind, values=values, error=error)
     return redirect(f"{_base(ctx)}/monitors/{monitor.id}", flash=f"Monitor {monitor.name} added.")
@@ -264,7 +264,7 @@ def monitor_update(
                 allow_private=settings.monitors_allow_private,
             )
     except (ValidationError, DomainError) as exc:
-        error = forms.problem(exc, forms.labels())
+        error = problem(exc, forms.labels())
         values = forms.posted_values(kind, form)
         return _monitor_form(
             request, ctx, session, kind=kind, values=values, monitor=monitor, error=error
@@ -392,7 +392,7 @@ def source_create(
                 session, page=ctx.page, data=data, actor=ctx.actor, now=utcnow()
             )
     except (ValidationError, DomainError) as exc:
-        error = forms.problem(exc, _SOURCE_WORDS)
+        error = problem(exc, _SOURCE_WORDS)
         return _source_form(request, ctx, session, name=name, kind=kind, rows=rows, error=error)
     path = alerts.hook_path(created.source.kind, created.token)
     return render(
@@ -480,7 +480,7 @@ def target_create(request: Request, ctx: OnPageDep, session: SessionDep, form: F
         with attempt(session):
             targets.create_target(session, page=ctx.page, data=data, actor=ctx.actor)
     except (ValidationError, DomainError) as exc:
-        error = forms.problem(exc, _TARGET_WORDS)
+        error = problem(exc, _TARGET_WORDS)
         values = forms.target_values(kind, form)
         return _target_form(request, ctx, kind=kind, values=values, error=error)
     flash = "Publish target added: the worker publishes to it within seconds."

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from tocsin.accounts.models import Role
 from tocsin.admin.auth import OnPage, OnPageDep, csrf_protect, needs
+from tocsin.admin.forms import problem
 from tocsin.admin.render import redirect, render
 from tocsin.components import service as components
 from tocsin.components.models import Component
@@ -76,15 +77,6 @@ def board_tree(rows: list[Component]) -> list[Node]:
 def _board_url(ctx: OnPage, component_id: str | None = None) -> str:
     anchor = f"#c-{component_id}" if component_id else ""
     return f"/admin/pages/{ctx.page.id}/components{anchor}"
-
-
-def _message(exc: ValidationError | DomainError) -> str:
-    if isinstance(exc, DomainError):
-        return exc.message
-    first = exc.errors()[0]
-    field = str(first["loc"][0]) if first["loc"] else ""
-    label = _FIELD_LABELS.get(field, field)
-    return f"{label}: {first['msg']}" if label else str(first["msg"])
 
 
 def _board(
@@ -306,7 +298,12 @@ def create_component(
         return _discard(
             session,
             _component_form(
-                request, ctx, session, values=values, error=_message(exc), status_code=422
+                request,
+                ctx,
+                session,
+                values=values,
+                error=problem(exc, _FIELD_LABELS),
+                status_code=422,
             ),
         )
     return redirect(_board_url(ctx, created.id), flash=f"Added {created.name}.")
@@ -354,7 +351,7 @@ def save_component(
                 session,
                 values=values,
                 component=component,
-                error=_message(exc),
+                error=problem(exc, _FIELD_LABELS),
                 status_code=422,
             ),
         )
@@ -427,7 +424,14 @@ def create_group(
     except (ValidationError, DomainError) as exc:
         return _discard(
             session,
-            _group_form(request, ctx, session, values=values, error=_message(exc), status_code=422),
+            _group_form(
+                request,
+                ctx,
+                session,
+                values=values,
+                error=problem(exc, _FIELD_LABELS),
+                status_code=422,
+            ),
         )
     return redirect(_board_url(ctx, group.id), flash=f"Added the group {group.name}.")
 
@@ -467,7 +471,7 @@ def save_group(
                 session,
                 values=values,
                 group=group,
-                error=_message(exc),
+                error=problem(exc, _FIELD_LABELS),
                 status_code=422,
             ),
         )

@@ -14,7 +14,8 @@ from tocsin.admin import forms
 from tocsin.admin.auth import OnPage, OnPageDep, csrf_protect, needs
 from tocsin.admin.forms import FormDep, flag, text
 from tocsin.admin.render import redirect, render
-from tocsin.admin.routes.incidents import COMPOSER_STATUSES, options, try_or_show
+from tocsin.admin.routes.incidents import COMPOSER_STATUSES, options
+from tocsin.components import service as components
 from tocsin.deps import SessionDep
 from tocsin.incidents import templates
 from tocsin.incidents.models import IncidentTemplate
@@ -97,7 +98,7 @@ def _form(
         error=error,
         saved=template,
         values=values,
-        tree=forms.component_tree(session, ctx.page.id),
+        tree=forms.component_tree(components.list_components(session, ctx.page.id)),
         statuses=options(COMPOSER_STATUSES),
         editable=ctx.can(Role.EDITOR),
     )
@@ -120,7 +121,7 @@ def create_template(
         data = TemplateCreate.model_validate(values)
         templates.create_template(session, page=ctx.page, data=data, actor=ctx.actor)
 
-    refused = try_or_show(
+    refused = forms.try_or_show(
         session,
         create,
         lambda message: _form(request, ctx, session, values, error=message, status_code=422),
@@ -149,7 +150,7 @@ def update_template(
         data = TemplateUpdate.model_validate(values)
         templates.update_template(session, template=template, data=data, actor=ctx.actor)
 
-    refused = try_or_show(
+    refused = forms.try_or_show(
         session,
         change,
         lambda message: _form(

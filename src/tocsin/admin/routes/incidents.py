@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
@@ -21,7 +20,7 @@ from tocsin.admin.render import redirect, render, secure_admin
 from tocsin.components import service as components
 from tocsin.components.status import ComponentStatus
 from tocsin.deps import SessionDep
-from tocsin.errors import DomainError, Invalid, NotFound
+from tocsin.errors import Invalid, NotFound
 from tocsin.incidents import service as incidents
 from tocsin.incidents import templates
 from tocsin.incidents.models import Incident, IncidentTemplate
@@ -89,21 +88,6 @@ def find(session: Session, ctx: OnPage, incident_id: str, kind: IncidentKind) ->
     return incident
 
 
-def try_or_show(
-    session: Session,
-    action: Callable[[], object],
-    show: Callable[[str], Response],
-    labels: dict[str, str] = LABELS_OF_FIELDS,
-) -> Response | None:
-    """Run `action`; if it is refused, undo its writes and answer with `show(message)`."""
-    try:
-        with forms.attempt(session):
-            action()
-    except (DomainError, ValidationError) as exc:
-        return show(forms.problem(exc, labels))
-    return None
-
-
 # --- the list ------------------------------------------------------------------------------
 
 
@@ -111,7 +95,7 @@ def try_or_show(
 def incident_list(
     request: Request, ctx: OnPageDep, session: SessionDep, q: str = "", older: int = 0
 ) -> Response:
-    query = q.strip()[:255].replace("\x00", "") or None
+    query = q.strip()[:255] or None
     offset = max(older, 0)
     common: dict[str, Any] = {"page_id": ctx.page.id, "kind": IncidentKind.INCIDENT, "q": query}
     recent = incidents.list_incidents(
@@ -215,7 +199,8 @@ def _composer(
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    current = {c.id: c.status for c in components.list_components(session, ctx.page.id)}
+    everything = components.list_components(session, ctx.page.id)
+    current = {c.id: c.status for c in everything}
     listed = templates.list_templates(session, page_id=ctx.page.id)
     return render(
         request,
@@ -227,7 +212,7 @@ def _composer(
         error=error,
         templates=listed,
         template_data={t.id: template_fill(t, current) for t in listed},
-        tree=forms.component_tree(session, ctx.page.id),
+        tree=forms.component_tree(everything),
         statuses=options(COMPOSER_STATUSES),
         impacts=IMPACTS,
         audience=forms.audience(session, ctx.page.id, [i for i in form.chosen if i in current]),
@@ -272,10 +257,11 @@ def create_incident(
             )
         )
 
-    refused = try_or_show(
+    refused = forms.try_or_show(
         session,
         create,
         lambda message: _composer(request, ctx, session, form, error=message, status_code=422),
+        LABELS_OF_FIELDS,
     )
     if refused:
         return refused
@@ -308,12 +294,27 @@ def audience(
 # --- one incident --------------------------------------------------------------------------
 
 
-def follow_up_chosen(incident: Incident, current: dict[str, ComponentStatus]) -> dict[str, str]:
-    """The attached components at their current statuses: the follow-up form's starting point."""
+def follow_up_view(
+    session: Session, ctx: OnPage, incident: Incident, posted: FormData
+) -> dict[str, Any]:
+    """What an incident's or a window's page shows around its follow-up form: components by
+    name, those attached, the picker with each status chosen (as posted, else the attached
+    components at their current status) and who an update would reach."""
+    everything = components.list_components(session, ctx.page.id)
+    current = {c.id: c.status for c in everything}
+    attached = {link.component_id for link in incident.components}
+    if any(k.startswith(forms.COMPONENT_PREFIX) for k in posted):
+        chosen = forms.component_choices(posted)
+    else:
+        chosen = {i: current[i].value for i in attached if i in current}
     return {
-        link.component_id: current[link.component_id].value
-        for link in incident.components
-        if link.component_id in current
+        "names": {c.id: c.name for c in everything},
+        "attached": [c for c in everything if c.id in attached],
+        "tree": forms.component_tree(everything),
+        "chosen": chosen,
+        "audience": forms.audience(
+            session, ctx.page.id, sorted((attached | chosen.keys()) & current.keys()), incident.id
+        ),
     }
 
 
@@ -350,14 +351,6 @@ def _show(
 ) -> Response:
     """The incident's page; after a refused post, that post's input is kept in its form."""
     posted = form if form is not None else FormData()
-    everything = components.list_components(session, ctx.page.id)
-    current = {c.id: c.status for c in everything}
-    chosen = (
-        forms.component_choices(posted)
-        if any(k.startswith(forms.COMPONENT_PREFIX) for k in posted)
-        else follow_up_chosen(incident, current)
-    )
-    attached = [link.component_id for link in incident.components]
     return render(
         request,
         "admin/incident.html",
@@ -366,16 +359,10 @@ def _show(
         status_code=status_code,
         error=error,
         incident=incident,
-        names={c.id: c.name for c in everything},
-        attached=[c for c in everything if c.id in attached],
-        tree=forms.component_tree(session, ctx.page.id),
-        chosen=chosen,
+        **follow_up_view(session, ctx, incident, posted),
         values=_values(incident, posted),
         statuses=options(statuses_for(IncidentKind.INCIDENT)),
         impacts=IMPACTS,
-        audience=forms.audience(
-            session, ctx.page.id, sorted({*attached, *chosen} & current.keys()), incident.id
-        ),
         editable=ctx.can(Role.EDITOR),
         can_delete=ctx.can(Role.ADMIN),
         closed=incident.status in CLOSED_STATUSES,
@@ -416,12 +403,13 @@ def _act(
     flash: str,
 ) -> Response:
     """Do `action` for an editor, then back to the incident; a refusal re-renders its page."""
-    refused = try_or_show(
+    refused = forms.try_or_show(
         session,
         action,
         lambda message: _show(
             request, ctx, session, incident, form=form, error=message, status_code=422
         ),
+        LABELS_OF_FIELDS,
     )
     return refused or redirect(admin_url(ctx, incident), flash=flash)
 

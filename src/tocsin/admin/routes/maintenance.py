@@ -25,9 +25,8 @@ from tocsin.admin.routes.incidents import (
     admin_url,
     find,
     follow_up,
-    follow_up_chosen,
+    follow_up_view,
     options,
-    try_or_show,
 )
 from tocsin.components import service as components
 from tocsin.deps import SessionDep
@@ -161,7 +160,7 @@ def _schedule_form(
         status_code=status_code,
         error=error,
         form=window,
-        tree=forms.component_tree(session, ctx.page.id),
+        tree=forms.component_tree(components.list_components(session, ctx.page.id)),
         audience=forms.audience(session, ctx.page.id, window.component_ids),
     )
 
@@ -184,7 +183,7 @@ def schedule(request: Request, ctx: OnPageDep, session: SessionDep, form: FormDe
             incidents.schedule_maintenance(session, page=ctx.page, data=data, actor=ctx.actor)
         )
 
-    refused = try_or_show(
+    refused = forms.try_or_show(
         session,
         create,
         lambda message: _schedule_form(
@@ -210,15 +209,7 @@ def _show(
 ) -> Response:
     """The window's page; after a refused post, that post's input is kept in its form."""
     posted = form if form is not None else FormData()
-    everything = components.list_components(session, ctx.page.id)
-    current = {c.id: c.status for c in everything}
     editing = "starts" in posted
-    chosen = (
-        forms.component_choices(posted)
-        if any(k.startswith(forms.COMPONENT_PREFIX) for k in posted)
-        else follow_up_chosen(maintenance, current)
-    )
-    attached = [link.component_id for link in maintenance.components]
     return render(
         request,
         "admin/maintenance_window.html",
@@ -227,10 +218,7 @@ def _show(
         status_code=status_code,
         error=error,
         incident=maintenance,
-        names={c.id: c.name for c in everything},
-        attached=[c for c in everything if c.id in attached],
-        tree=forms.component_tree(session, ctx.page.id),
-        chosen=chosen,
+        **follow_up_view(session, ctx, maintenance, posted),
         window=Window.posted(posted) if editing else Window.of(maintenance, ctx),
         editing=editing,
         follow={
@@ -239,9 +227,6 @@ def _show(
             "notify": flag(posted, "notify", default=True),
         },
         statuses=options(MAINTENANCE_STATUSES),
-        audience=forms.audience(
-            session, ctx.page.id, sorted({*attached, *chosen} & current.keys()), maintenance.id
-        ),
         editable=ctx.can(Role.EDITOR),
         can_delete=ctx.can(Role.ADMIN),
         scheduled=maintenance.status is IncidentStatus.SCHEDULED,
@@ -265,7 +250,7 @@ def _act(
     action: Callable[[], object],
     flash: str,
 ) -> Response:
-    refused = try_or_show(
+    refused = forms.try_or_show(
         session,
         action,
         lambda message: _show(

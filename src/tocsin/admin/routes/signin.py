@@ -9,16 +9,16 @@ failure count it wrote is committed.
 from __future__ import annotations
 
 import hmac
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
 
 from tocsin.accounts import invites, signin
 from tocsin.accounts import service as accounts
-from tocsin.accounts.models import Role, SignInSession, User
+from tocsin.accounts.models import Invitation, Role, SignInSession, User
 from tocsin.accounts.schemas import UserCreate
 from tocsin.admin import auth
 from tocsin.admin.auth import SignedDep
@@ -27,7 +27,7 @@ from tocsin.audit.service import Actor
 from tocsin.db import utcnow
 from tocsin.deps import SessionDep, SettingsDep
 from tocsin.errors import DomainError
-from tocsin.lib import ratelimit
+from tocsin.lib import csrf, ratelimit
 from tocsin.lib.ratelimit import Limit
 from tocsin.pages import service as pages
 from tocsin.settings import Settings
@@ -39,7 +39,6 @@ SIGNIN_LIMIT = Limit(limit=20, per_seconds=300)
 RESET_LIMIT = Limit(limit=5, per_seconds=3600)
 
 _Text = Annotated[str, Form(max_length=1024)]
-_Token = Annotated[str, Form(alias="csrf_token", max_length=200)]
 
 
 def _form(
@@ -51,7 +50,7 @@ def _form(
     **context: Any,
 ) -> HTMLResponse:
     """A pre-session form, with its double-submit token and cookie."""
-    nonce = auth.pre_session_nonce(request)
+    nonce = csrf.nonce(request.cookies.get(auth.PRE_SESSION_COOKIE))
     response = render(request, template, csrf_key=nonce, status_code=status_code, **context)
     auth.set_pre_session_cookie(response, settings, nonce)
     return response
@@ -75,7 +74,7 @@ def _limited(session: SessionDep, request: Request, bucket: str, limit: Limit) -
 def signin_form(
     request: Request, session: SessionDep, settings: SettingsDep, next: str = ""
 ) -> Response:
-    if _needs_setup(session):
+    if signin.nobody_can_sign_in(session):
         return redirect("/admin/setup")
     return _form(
         request, settings, "admin/signin.html", next=auth.safe_next(next), error=None, email=""
@@ -117,6 +116,20 @@ async def signin_submit(
             email=email,
             error=exc.message,
         )
+    return _start_session(request, session, settings, user, now=now, target=target)
+
+
+def _start_session(
+    request: Request,
+    session: SessionDep,
+    settings: Settings,
+    user: User,
+    *,
+    now: datetime,
+    target: str,
+    flash: str | None = None,
+) -> Response:
+    """Sign `user` in and go to `target`, through the code step when two-factor is on."""
     started = signin.start_session(
         session,
         user=user,
@@ -124,10 +137,9 @@ async def signin_submit(
         ip=auth.client_ip(request),
         user_agent=request.headers.get("user-agent"),
     )
-    if started.session.verified:
-        response = redirect(target)
-    else:
-        response = redirect(f"/admin/signin/code?next={_quoted(target)}")
+    if not started.session.verified:
+        target = f"/admin/signin/code?next={_quoted(target)}"
+    response = redirect(target, flash=flash)
     auth.set_session_cookie(response, settings, started.token)
     return response
 
@@ -199,11 +211,6 @@ async def signout(request: Request, session: SessionDep, settings: SettingsDep) 
 # --- first run ----------------------------------------------------------------------------
 
 
-def _needs_setup(session: SessionDep) -> bool:
-    # Any account at all (even a CLI key's service account) closes setup for good.
-    return session.scalars(select(User.id)).first() is None
-
-
 def _token_ok(settings: Settings, token: str) -> bool:
     return hmac.compare_digest(token.encode(), signin.setup_token(settings).encode())
 
@@ -215,7 +222,7 @@ def setup_form(
     settings: SettingsDep,
     token: Annotated[str, Query(max_length=200)] = "",
 ) -> Response:
-    if not _needs_setup(session):
+    if not signin.nobody_can_sign_in(session):
         return redirect("/admin/signin")
     return _form(
         request,
@@ -240,7 +247,7 @@ async def setup_submit(
     server prints in its log (security.md 58), so an install exposed before anyone signed
     up cannot be claimed by whoever finds it first."""
     await _check(request, settings)
-    if not _needs_setup(session):
+    if not signin.nobody_can_sign_in(session):
         return redirect("/admin/signin")
     if not _token_ok(settings, token):
         return _form(
@@ -261,16 +268,15 @@ async def setup_submit(
             error=message,
             email=email,
         )
-    started = signin.start_session(
+    return _start_session(
+        request,
         session,
-        user=user,
+        settings,
+        user,
         now=utcnow(),
-        ip=auth.client_ip(request),
-        user_agent=request.headers.get("user-agent"),
+        target=f"/admin/pages/{page.id}",
+        flash="Welcome! Your account owns this page.",
     )
-    response = redirect(f"/admin/pages/{page.id}", flash="Welcome! Your account owns this page.")
-    auth.set_session_cookie(response, settings, started.token)
-    return response
 
 
 def _first_error(exc: ValueError) -> str:
@@ -355,16 +361,27 @@ def invitation_form(
     token: str, request: Request, session: SessionDep, settings: SettingsDep
 ) -> Response:
     invitation = invites.find_invitation(session, token, now=utcnow())
-    page = pages.get_page(session, invitation.page_id)
-    exists = session.scalars(select(User.id).where(User.email == invitation.email)).first()
+    return _invitation_form(request, session, settings, invitation)
+
+
+def _invitation_form(
+    request: Request,
+    session: SessionDep,
+    settings: Settings,
+    invitation: Invitation,
+    *,
+    status_code: int = 200,
+    error: str | None = None,
+) -> HTMLResponse:
     return _form(
         request,
         settings,
         "admin/invitation.html",
+        status_code=status_code,
         invitation=invitation,
-        invited_page=page,
-        has_account=exists is not None,
-        error=None,
+        invited_page=pages.get_page(session, invitation.page_id),
+        has_account=accounts.find_user(session, invitation.email) is not None,
+        error=error,
     )
 
 
@@ -390,30 +407,18 @@ async def invitation_accept(
             ip=auth.client_ip(request),
         )
     except DomainError as exc:
-        exists = session.scalars(select(User.id).where(User.email == invitation.email)).first()
-        return _form(
-            request,
-            settings,
-            "admin/invitation.html",
-            status_code=exc.status_code,
-            invitation=invitation,
-            invited_page=page,
-            has_account=exists is not None,
-            error=exc.message,
+        return _invitation_form(
+            request, session, settings, invitation, status_code=exc.status_code, error=exc.message
         )
-    started = signin.start_session(
+    return _start_session(
+        request,
         session,
-        user=user,
+        settings,
+        user,
         now=now,
-        ip=auth.client_ip(request),
-        user_agent=request.headers.get("user-agent"),
+        target=f"/admin/pages/{page.id}",
+        flash=f"Welcome to {page.name}.",
     )
-    target = f"/admin/pages/{page.id}"
-    if not started.session.verified:
-        target = f"/admin/signin/code?next={_quoted(target)}"
-    response = redirect(target, flash=f"Welcome to {page.name}.")
-    auth.set_session_cookie(response, settings, started.token)
-    return response
 
 
 @router.get("", response_class=HTMLResponse)

@@ -30,7 +30,7 @@ from tocsin.notify import service as subscribers
 from tocsin.notify.deliveries import LogFilter
 from tocsin.notify.enrolment import ImportOptions
 from tocsin.notify.models import DeliveryStatus, NotificationKind, Subscriber
-from tocsin.notify.schemas import NO_NUL, BulkAction, Mode, StateFilter, SubscriberListing
+from tocsin.notify.schemas import BulkAction, Mode, StateFilter, SubscriberListing
 
 router = APIRouter(
     prefix="/admin/pages/{page_id}",
@@ -76,7 +76,7 @@ KINDS = {
 
 Channel = Literal["", "email", "sms", "webhook", "slack", "discord", "teams"]
 StatusParam = Literal["", "pending", "sending", "sent", "failed"]
-Search = Annotated[str, Query(max_length=254, pattern=NO_NUL)]
+Search = Annotated[str, Query(max_length=254)]
 PageNumber = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 _LIST_KEYS = ("q", "channel", "state", "page")
 
@@ -368,6 +368,7 @@ def _subscriber_page(
     *,
     error: str | None = None,
 ) -> Response:
+    everything = components.list_components(session, ctx.page.id)
     return render(
         request,
         "admin/subscribers_one.html",
@@ -377,8 +378,8 @@ def _subscriber_page(
         status_code=422 if error else 200,
         row=row,
         error=error,
-        names=_names(session, ctx.page.id),
-        choices=_choices(components.list_components(session, ctx.page.id)),
+        names={c.id: c.name for c in everything},
+        choices=_choices(everything),
         chosen={link.component_id for link in row.components},
         channels=dict(CHANNELS),
         state_labels=dict(STATES),
