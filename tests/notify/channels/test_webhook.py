@@ -220,9 +220,9 @@ async def test_it_refuses_private_addresses_unless_allowed(
 
 
 async def test_it_keeps_connections_to_the_destinations_used_last(tmp_path: Path) -> None:
-    # 10 sends at once, 10 per destination: one destination's connections are kept.
+    # One send at a time: one idle connection is kept, to the destination used last.
     one_kept = settings(tmp_path).model_copy(
-        update={"delivery_concurrency": 10, "delivery_per_destination": 10}
+        update={"delivery_concurrency": 1, "delivery_per_destination": 1}
     )
     notifier = build_notifiers(one_kept, modes=[SubscriberMode.WEBHOOK])[SubscriberMode.WEBHOOK]
     try:
@@ -237,7 +237,7 @@ async def test_it_keeps_connections_to_the_destinations_used_last(tmp_path: Path
 
 async def test_a_destination_in_use_keeps_its_connection(tmp_path: Path) -> None:
     one_kept = settings(tmp_path).model_copy(
-        update={"delivery_concurrency": 10, "delivery_per_destination": 10}
+        update={"delivery_concurrency": 1, "delivery_per_destination": 1}
     )
     notifier = build_notifiers(one_kept, modes=[SubscriberMode.WEBHOOK])[SubscriberMode.WEBHOOK]
     try:

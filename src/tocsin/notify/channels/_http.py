@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import ssl
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -46,68 +46,62 @@ def make_client(
 
 
 class Clients:
-    """A client, with its own connection pool, for each origin a channel posts to.
+    """Clients of one connection each, lent to one sender at a time, per origin.
 
     The worker sends to one destination at most `delivery_per_destination` at a time, so
-    a pool that size per origin is enough. One pool for every destination needs the whole
-    concurrency, and httpcore looks through all of a pool's connections for each request
-    it places: with 200 connections, a webhook cost seven times the CPU it does with 10.
-    Clients in use are never closed; idle ones beyond the `kept` used last are.
+    that many clients per origin are the most it makes. A pool shared by several senders
+    costs httpcore a look through all its connections for each request, and it often
+    hands one idle connection to two waiting requests, the loser going round again: with
+    ten senders on a pool of ten, that was a third of a webhook's CPU. A connection of its
+    own per sender never waits.
+
+    Idle clients beyond the `kept` used last are closed.
     """
 
     def __init__(self, make: Callable[[], httpx.AsyncClient], *, kept: int) -> None:
         self._make = make
         self._kept = kept
-        self._clients: OrderedDict[str, httpx.AsyncClient] = OrderedDict()
-        self._busy: Counter[str] = Counter()
+        self._idle: OrderedDict[str, list[httpx.AsyncClient]] = OrderedDict()
+        self._idle_count = 0
 
     @classmethod
     def per_destination(cls, settings: Settings) -> Clients:
-        """As many connections per origin as the worker sends at once to a destination,
-        and together about as many as it sends at all."""
+        """Together, about as many connections as the worker sends at once."""
         # One context for all: loading the CA bundle takes milliseconds per client.
         context = httpx.create_ssl_context(trust_env=False)
-        width = settings.delivery_per_destination
         return cls(
-            lambda: make_client(settings, connections=width, verify=context),
-            kept=max(settings.delivery_concurrency // width, 1),
+            lambda: make_client(settings, connections=1, verify=context),
+            kept=settings.delivery_concurrency,
         )
 
-    async def take(self, url: str | None) -> tuple[str, httpx.AsyncClient]:
-        """The client for `url`'s origin, marked as in use until `give_back(origin)`."""
+    def take(self, url: str | None) -> tuple[str, httpx.AsyncClient]:
+        """A client for `url`'s origin, the caller's alone until `give_back`."""
         origin = _origin(url)
-        # In use from here on, so that making room never closes the client it hands out.
-        self._busy[origin] += 1
-        client = self._clients.get(origin)
-        if client is not None:
-            self._clients.move_to_end(origin)
-            return origin, client
-        client = self._clients[origin] = self._make()
-        try:
-            await self._close_idle()
-        except BaseException:
-            self.give_back(origin)
-            raise
-        return origin, client
+        idle = self._idle.get(origin)
+        if not idle:
+            return origin, self._make()
+        self._idle_count -= 1
+        return origin, idle.pop()
 
-    def give_back(self, origin: str) -> None:
-        self._busy[origin] -= 1
-        if not self._busy[origin]:
-            del self._busy[origin]
+    async def give_back(self, origin: str, client: httpx.AsyncClient) -> None:
+        self._idle.setdefault(origin, []).append(client)
+        self._idle.move_to_end(origin)
+        self._idle_count += 1
+        while self._idle_count > self._kept:
+            # The origin used longest ago; chosen and removed before the first await, so
+            # that concurrent senders see a consistent map.
+            oldest = next(iter(self._idle))
+            closing = self._idle[oldest].pop(0)
+            if not self._idle[oldest]:
+                del self._idle[oldest]
+            self._idle_count -= 1
+            await closing.aclose()
 
     async def aclose(self) -> None:
-        clients, self._clients = list(self._clients.values()), OrderedDict()
-        for client in clients:
-            await client.aclose()
-
-    async def _close_idle(self) -> None:
-        # Chosen and removed before the first await, so that concurrent sends see a
-        # consistent map.
-        excess = len(self._clients) - self._kept
-        idle = [origin for origin in self._clients if origin not in self._busy][: max(excess, 0)]
-        closing = [self._clients.pop(origin) for origin in idle]
-        for client in closing:
-            await client.aclose()
+        idle, self._idle, self._idle_count = self._idle, OrderedDict(), 0
+        for clients in idle.values():
+            for client in clients:
+                await client.aclose()
 
 
 def _origin(url: str | None) -> str:

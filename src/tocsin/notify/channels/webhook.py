@@ -70,11 +70,11 @@ class WebhookNotifier(Notifier):
             TIMESTAMP_HEADER: str(now),
         }
         endpoint = message.recipient.endpoint
-        origin, client = await self._clients.take(endpoint)
+        origin, client = self._clients.take(endpoint)
         try:
             response = await _http.post(client, endpoint, content=body, headers=headers)
         finally:
-            self._clients.give_back(origin)
+            await self._clients.give_back(origin, client)
         _http.check(response)
 
     async def aclose(self) -> None:
