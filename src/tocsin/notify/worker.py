@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import random
@@ -352,11 +353,20 @@ def destination_of(recipient: Recipient) -> str:
     that every email (the SMTP relay) or every SMS (the provider's API) goes through."""
     if recipient.mode in (SubscriberMode.SMS, SubscriberMode.EMAIL):
         return recipient.mode.value
+    endpoint = recipient.endpoint or ""
+    # Endpoints differ by path and token far more often than by origin, so the parse
+    # of the origin part is what is cached.
+    scheme, _, rest = endpoint.partition("://")
+    return _destination(scheme, rest.partition("/")[0].partition("?")[0].partition("#")[0])
+
+
+@functools.lru_cache(maxsize=4096)
+def _destination(scheme: str, netloc: str) -> str:
     try:
-        parts = urlsplit(recipient.endpoint or "")
+        parts = urlsplit(f"{scheme}://{netloc}")
         port = parts.port or _DEFAULT_PORTS.get(parts.scheme, 0)
     except ValueError:
-        return recipient.endpoint or ""
+        return f"{scheme}://{netloc}"
     return f"{parts.hostname}:{port}"
 
 
