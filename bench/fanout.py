@@ -98,7 +98,8 @@ class Round:
     rss_mb: float
     samples: dict[SubscriberMode, Outgoing | None]
     cpu_ms: float
-    """The worker processes' CPU time (user + system) per delivery."""
+    """The worker processes' CPU time (user + system) per delivery, their database
+    processes' included."""
 
     @property
     def rate(self) -> float:
@@ -247,6 +248,14 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def family(pid: int) -> list[int]:
+    """A worker process and its children (the database side's process)."""
+    children = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children += [int(c) for c in (task / "children").read_text().split()]
+    return [pid, *children]
+
+
 def cpu_seconds(pid: int) -> float:
     """A process's user + system CPU time so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
@@ -266,11 +275,13 @@ def run_round(setup: Setup, n: int, index: int) -> Round:
         for w in range(setup.workers):
             workers.append(start_worker(setup, url, setup.workdir / f"worker-{index}-{w}.log"))
         time.sleep(3)  # imports and the first (empty) claim, so they don't count
-        cpu_before = sum(cpu_seconds(worker.pid) for worker in workers)
+        processes = [pid for worker in workers for pid in family(worker.pid)]
+        cpu_before = sum(cpu_seconds(pid) for pid in processes)
         committed = open_incident(factory, page_id)
         wait_until_sent(factory, n, workers)
-        cpu = sum(cpu_seconds(worker.pid) for worker in workers) - cpu_before
-        rss = max(peak_rss_mb(worker.pid) for worker in workers)
+        cpu = sum(cpu_seconds(pid) for pid in processes) - cpu_before
+        # Each worker's peak, with its database process's.
+        rss = max(sum(peak_rss_mb(pid) for pid in family(worker.pid)) for worker in workers)
         first, last = received_between(setup, committed)
         samples = {mode: sample_message(factory, mode) for mode in SubscriberMode}
         return Round(

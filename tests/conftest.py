@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, sync_playwright
 from sqlalchemy import Engine, make_url, text
@@ -46,6 +47,17 @@ V2_PATHS = [
     "/api/v2/scheduled-maintenances/upcoming.json",
     "/api/v2/scheduled-maintenances/active.json",
 ]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashes() -> Iterator[None]:
+    """Argon2 at its production cost takes ~0.1 s per hash, and most tests make an
+    account or two: minutes of the suite. Tests check what is hashed and verified, not
+    how hard it is to guess; a hash carries its own cost, so these verify as cheaply."""
+    patch = pytest.MonkeyPatch()
+    patch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    yield
+    patch.undo()
 
 
 @pytest.fixture(scope="session", params=DATABASES)
@@ -115,6 +127,10 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         var_dir=tmp_path / "var",
         base_url="http://testserver",
         run_worker=False,
+        # Tests hand the worker their own session factory (sometimes one made to fail);
+        # the separate database process, the default, opens its own from the URL. It is
+        # run by the tests that start `tocsin worker`, and in tests/notify/test_worker.py.
+        delivery_database_process=False,
     )
 
 

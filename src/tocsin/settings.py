@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     delivery_retry_hours: float = Field(default=48.0, ge=24.0)
     delivery_lease_seconds: float = Field(default=300.0, gt=0)
     delivery_disable_after: int = Field(default=3, ge=1)
+    # Claims and outcome records run in a process of their own, so that the database
+    # work never holds the sending process's GIL; false keeps them on a thread.
+    delivery_database_process: bool = True
     # Finished notifications and their delivery log are kept this long, then pruned.
     delivery_retention_days: int = Field(default=90, ge=1, le=3650)
 

@@ -127,6 +127,29 @@ def test_endpoint_subscribers_are_webhooks_unless_told_otherwise(
     assert body["endpoint"] == fields["endpoint"]
 
 
+@pytest.mark.parametrize(
+    ("endpoint", "reason"),
+    [
+        ("http://127.0.0.1:8080/hook", "loopback"),
+        ("http://2130706433/hook", "loopback"),
+        ("http://[::ffff:10.0.0.1]/hook", "private"),
+        ("http://169.254.169.254/latest/meta-data", "metadata"),
+        ("http://localhost/hook", "loopback name"),
+    ],
+)
+def test_a_webhook_to_a_private_address_is_refused_up_front(
+    client: TestClient, page: Page, alice: Persona, endpoint: str, reason: str
+) -> None:
+    # security.md: subscriber-chosen URLs must not reach the server's own network.
+    response = client.post(
+        _url(page), json={"subscriber": {"endpoint": endpoint}}, headers=alice.headers
+    )
+    assert response.status_code == 422, response.text
+    assert reason in response.json()["message"]
+    listed = client.get(_url(page), params={"state": "all"}, headers=alice.headers)
+    assert listed.json() == []
+
+
 def test_subscribing_an_address_twice_returns_the_same_subscriber(
     client: TestClient, page: Page, alice: Persona
 ) -> None:

@@ -4,6 +4,7 @@ in test_worker_faults.py."""
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -131,6 +132,34 @@ def test_it_sends_every_delivery_once_and_records_it(
     assert message.payload["incident"]["name"] == "Payments down"
     assert message.links.unsubscribe.startswith("http://testserver/subscriptions/unsubscribe/")
     assert message.attempt == 1
+
+
+def test_a_database_side_in_its_own_process_sends_and_records_the_same(
+    factory: sessionmaker[Session], page: Page, settings: Settings
+) -> None:
+    _fan_out(
+        factory, page, emails=[f"u{i}@example.com" for i in range(7)], hooks=["https://h.example/x"]
+    )
+    helpers: list[str] = []
+
+    async def look(message: Outgoing) -> None:
+        helpers.extend(child.name for child in multiprocessing.active_children())
+
+    notifier = FakeNotifier(look)
+    worker = _worker(
+        factory, settings, notifier, delivery_batch_size=3, delivery_database_process=True
+    )
+    _drain(worker)
+
+    rows = _rows(factory)
+    assert sorted(m.idempotency_key for m in notifier.sent) == sorted(
+        r.idempotency_key for r in rows
+    )
+    assert all(r.status is DeliveryStatus.SENT and r.attempts == 1 for r in rows)
+    assert worker.totals[Result.SENT] == 8
+    assert f"tocsin-deliveries-{worker.id}" in helpers
+    # The run's end closes its pipe, and the process exits.
+    assert not [c for c in multiprocessing.active_children() if c.name.startswith("tocsin-")]
 
 
 def test_it_commits_the_claim_before_sending(

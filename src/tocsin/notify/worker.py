@@ -17,26 +17,30 @@ import asyncio
 import contextlib
 import functools
 import logging
+import multiprocessing
 import os
 import random
 import secrets
+import signal
 import socket
 import time
+import traceback
 from collections import Counter, deque
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import partial
+from multiprocessing.connection import Connection
 from typing import Any, NamedTuple, TypeVar, cast
 from urllib.parse import urlsplit
 
-from sqlalchemy import Row, Table, and_, bindparam, func, or_, select, update
+from sqlalchemy import Row, Table, and_, bindparam, func, make_url, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from tocsin.db import UTCDateTime, transaction, utcnow
+from tocsin.db import UTCDateTime, make_engine, make_sessionmaker, transaction, utcnow
 from tocsin.notify import outbox
 from tocsin.notify.base import Notifier, NotifyError, Outgoing, Recipient
 from tocsin.notify.links import links_for
@@ -120,6 +124,12 @@ class _Claimed(NamedTuple):
     subscriber_id: str
     attempts: int
     created_at: datetime
+
+
+class Claims(NamedTuple):
+    jobs: list[Job]
+    skipped: int
+    """Claimed but failed unsent: the subscriber left or was disabled since the fan-out."""
 
 
 # --- the database side: claim, take back, record -------------------------------------------
@@ -532,27 +542,27 @@ class DeliveryWorker:
                 await _close(notifiers.values())
         logger.info("delivery worker %s stopped: %s", self.id, dict(self.totals))
 
-    def claim_jobs(self, limit: int) -> list[Job]:
+    def claim_jobs(self, limit: int) -> Claims:
+        """Claim and prepare up to `limit` deliveries (the database side of a run)."""
         with transaction(self._factory) as session:
             claimed = claim(session, worker_id=self.id, limit=limit, now=utcnow())
             if not claimed:
-                return []
+                return Claims([], 0)
             jobs = prepare(session, claimed, context=self._context, worker_id=self.id)
-        self.totals[Result.FAILED] += len(claimed) - len(jobs)
-        return jobs
+        return Claims(jobs, len(claimed) - len(jobs))
 
-    def reclaim(self, keep: Collection[int] = ()) -> None:
+    def reclaim(self, keep: Collection[int] = ()) -> int:
+        """Take back expired claims except `keep`; return how many (the database side)."""
         with transaction(self._factory) as session:
-            taken = reclaim_expired(
+            return reclaim_expired(
                 session,
                 now=utcnow(),
                 lease_seconds=self.settings.delivery_lease_seconds,
                 keep=keep,
             )
-        if taken:
-            logger.warning("took back %d deliveries whose lease ran out", taken)
 
-    def record(self, outcomes: Sequence[Outcome]) -> None:
+    def record(self, outcomes: Sequence[Outcome]) -> bool:
+        """Write a batch of outcomes; True once written (the database side of a run)."""
         with transaction(self._factory) as session:
             record(
                 session,
@@ -561,7 +571,7 @@ class DeliveryWorker:
                 now=utcnow(),
                 disable_after=self.settings.delivery_disable_after,
             )
-        self.totals.update(o.result for o in outcomes)
+        return True
 
     def failure(
         self,
@@ -693,9 +703,7 @@ class _Run:
         self.timeout = settings.delivery_timeout_seconds
         self.reclaim_every = min(max(settings.delivery_lease_seconds / 3, 0.5), 60.0)
         self.slots = asyncio.Semaphore(settings.delivery_concurrency)
-        # One thread for all of this run's database work: claims and writes never wait
-        # on each other's locks (SQLite's busy handler waits by sleeping).
-        self.database = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deliveries")
+        self.database = _database_side(worker)
         # A destination fast enough may use all of it: were its lane smaller than what is
         # held, every batch of a one-destination fan-out would turn some claims away, only
         # to claim them again later.
@@ -722,7 +730,9 @@ class _Run:
         # more would only pile up outcomes that cannot be written.
         while not stop.is_set() and not self.recorder.done():
             if time.monotonic() >= next_reclaim:
-                await self._guarded(partial(self.worker.reclaim, self._in_flight()))
+                taken = await self._guarded("reclaim", self._in_flight())
+                if taken:
+                    logger.warning("took back %d deliveries whose lease ran out", taken)
                 next_reclaim = time.monotonic() + self.reclaim_every
             # Cleared before claiming, so room made while the claim runs is not missed.
             self.room.clear()
@@ -743,13 +753,17 @@ class _Run:
     async def _claim(self, wanted: int) -> list[Job]:
         if not wanted:
             return []
-        jobs = await self._guarded(partial(self.worker.claim_jobs, wanted))
-        return jobs or []
+        claims: Claims | None = await self._guarded("claim_jobs", wanted)
+        if claims is None:
+            return []
+        self.worker.totals[Result.FAILED] += claims.skipped
+        return claims.jobs
 
-    async def _guarded(self, work: Callable[[], T]) -> T | None:
+    async def _guarded(self, method: str, *args: Any) -> Any:
+        """`method` of the database side, or None when the database could not be reached."""
         try:
-            return await asyncio.get_running_loop().run_in_executor(self.database, work)
-        except OperationalError:
+            return await self.database.call(method, *args)
+        except (OperationalError, DatabaseUnreachable):
             # The database being away or locked must not stop the sends in flight;
             # the next round tries again.
             logger.exception("delivery worker could not reach the database")
@@ -883,12 +897,9 @@ class _Run:
                 return
 
     async def _write(self, batch: list[Outcome]) -> None:
-        def write() -> bool:
-            self.worker.record(batch)
-            return True
-
         for attempt in range(WRITE_TRIES):
-            if await self._guarded(write):
+            if await self._guarded("record", batch) is not None:
+                self.worker.totals.update(o.result for o in batch)
                 return
             await asyncio.sleep(0.5 * 2**attempt)
         # The rows stay claimed; once their lease runs out they are sent again.
@@ -908,7 +919,114 @@ class _Run:
         try:
             await self.recorder
         finally:
-            self.database.shutdown(wait=False)
+            await self.database.close()
+
+
+class DatabaseUnreachable(Exception):
+    """The database side's process could not reach the database (its OperationalError)."""
+
+
+class _OnThread:
+    """The database side on one thread of this process, for all of a run's database work:
+    claims and writes never wait on each other's locks (SQLite's busy handler waits by
+    sleeping)."""
+
+    def __init__(self, worker: DeliveryWorker) -> None:
+        self._worker = worker
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deliveries")
+
+    async def call(self, method: str, *args: Any) -> Any:
+        work = partial(getattr(self._worker, method), *args)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+
+    async def close(self) -> None:
+        self._executor.shutdown(wait=False)
+
+
+class _InProcess:
+    """The database side in a process of its own.
+
+    Claiming, preparing (links are signed there) and recording cost about a third of a
+    webhook's CPU; on a thread they held the GIL the sending loop needs. The child
+    answers one call at a time over a pipe; what it returns are plain rows (`Claims`,
+    whose jobs of one notification share their payload object in each reply). It ignores
+    SIGTERM and SIGINT, so that a stop signal sent to the whole process group still
+    lets this process record the sends in flight, and exits when the pipe closes: when
+    the run ends, or this process dies.
+    """
+
+    def __init__(self, worker: DeliveryWorker) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._pipe, theirs = context.Pipe()
+        self._process = context.Process(
+            target=_serve_database,
+            args=(theirs, worker.settings, worker.id),
+            name=f"tocsin-deliveries-{worker.id}",
+            daemon=True,
+        )
+        self._process.start()
+        theirs.close()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deliveries")
+
+    async def call(self, method: str, *args: Any) -> Any:
+        work = partial(self._exchange, method, args)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+
+    def _exchange(self, method: str, args: tuple[Any, ...]) -> Any:
+        try:
+            self._pipe.send((method, args))
+            kind, value = self._pipe.recv()
+        except (EOFError, OSError) as exc:
+            raise RuntimeError("the delivery database process has gone") from exc
+        if kind == "ok":
+            return value
+        if kind == "unreachable":
+            raise DatabaseUnreachable(value)
+        raise RuntimeError(f"the delivery database process failed:\n{value}")
+
+    async def close(self) -> None:
+        self._pipe.close()
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._process.join, 10)
+        if self._process.is_alive():
+            self._process.kill()
+        self._executor.shutdown(wait=False)
+
+
+_DATABASE_METHODS = frozenset({"claim_jobs", "reclaim", "record"})
+
+
+def _serve_database(pipe: Connection, settings: Settings, worker_id: str) -> None:
+    """The database side's process: answer calls until the pipe closes."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    engine = make_engine(settings.database_url)
+    worker = DeliveryWorker(make_sessionmaker(engine), settings, worker_id=worker_id)
+    try:
+        while True:
+            try:
+                method, args = pipe.recv()
+            except (EOFError, OSError):
+                return
+            if method not in _DATABASE_METHODS:
+                reply: tuple[str, Any] = ("failed", f"no such call: {method}")
+            else:
+                try:
+                    reply = ("ok", getattr(worker, method)(*args))
+                except OperationalError as exc:
+                    reply = ("unreachable", str(exc.orig or exc).splitlines()[0][:500])
+                except Exception:
+                    reply = ("failed", traceback.format_exc())
+            pipe.send(reply)
+    finally:
+        engine.dispose()
+
+
+def _database_side(worker: DeliveryWorker) -> _OnThread | _InProcess:
+    database = make_url(worker.settings.database_url).database or ""
+    # An in-memory SQLite database exists only in this process.
+    if not worker.settings.delivery_database_process or database in ("", ":memory:"):
+        return _OnThread(worker)
+    return _InProcess(worker)
 
 
 async def _wait_any(events: list[asyncio.Event], timeout: float) -> None:

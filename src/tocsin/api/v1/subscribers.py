@@ -16,7 +16,8 @@ from tocsin.accounts.models import Role
 from tocsin.api.auth import Principal, PrincipalDep, page_for
 from tocsin.api.body import openapi_body, parse, unwrap
 from tocsin.api.v1.common import MAX_PER_PAGE, BodyDep, error_responses
-from tocsin.deps import SessionDep
+from tocsin.deps import SessionDep, SettingsDep
+from tocsin.errors import Invalid
 from tocsin.incidents import service as incidents
 from tocsin.incidents.models import Incident
 from tocsin.lib.isotime import iso
@@ -181,12 +182,25 @@ def list_subscribers(
     openapi_extra=openapi_body(SubscriberCreate, "subscriber"),
 )
 def create_subscriber(
-    page_id: str, session: SessionDep, principal: PrincipalDep, raw: BodyDep
+    page_id: str,
+    session: SessionDep,
+    principal: PrincipalDep,
+    raw: BodyDep,
+    settings: SettingsDep,
 ) -> SubscriberOut:
     """Subscribe an address. An address already subscribed gets its subscription back
-    unchanged (idempotent), so retries and imports do not fail or duplicate."""
+    unchanged (idempotent), so retries and imports do not fail or duplicate.
+
+    An endpoint at a private or loopback address is refused here, as in the admin,
+    unless TOCSIN_WEBHOOKS_ALLOW_PRIVATE: the worker would refuse every send to it."""
     page = _admin_page(session, principal, page_id)
     data = parse(SubscriberCreate, unwrap(raw, "subscriber"), where="subscriber")
+    if data.endpoint is not None:
+        refused = subscribers.refused_endpoint(
+            data.endpoint, allow_private=settings.webhooks_allow_private
+        )
+        if refused is not None:
+            raise Invalid(f"subscriber.endpoint: {refused}")
     created = subscribers.create_subscriber(session, page=page, data=data, actor=principal.actor)
     return subscriber_out(created.subscriber)
 
