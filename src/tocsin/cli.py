@@ -32,6 +32,7 @@ from tocsin.components import service as components
 from tocsin.db import make_engine, make_sessionmaker, transaction, utcnow
 from tocsin.errors import DomainError
 from tocsin.incidents import service as incidents
+from tocsin.lib import jsonlog
 from tocsin.monitors import service as monitors
 from tocsin.monitors.models import Monitor, MonitorKind
 from tocsin.monitors.scheduler import MonitorScheduler, all_monitor_ids
@@ -150,8 +151,6 @@ def serve(
     from granian import Granian
     from granian.constants import Interfaces, Loops
 
-    from tocsin.lib.jsonlog import logging_config
-
     settings = _settings()
     try:
         settings.resolved_secret_key()
@@ -178,7 +177,7 @@ def serve(
         workers=workers,
         websockets=False,
         respawn_failed_workers=True,
-        log_dictconfig=logging_config() if settings.log_format == "json" else None,
+        log_dictconfig=jsonlog.logging_config() if settings.log_format == "json" else None,
     ).serve()
 
 
@@ -188,6 +187,8 @@ def run_worker() -> None:
     SIGTERM or Ctrl-C, which let the sends in flight finish first."""
     settings = _settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    for name in jsonlog.QUIET:
+        logging.getLogger(name).setLevel(logging.WARNING)
     engine = make_engine(settings.database_url)
     factory = make_sessionmaker(engine)
 

@@ -28,6 +28,11 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+# httpx logs every request, URL and all, at INFO: subscribers' webhook URLs carry their
+# tokens (Slack, Discord, Teams), and a fan-out would write a line per message.
+QUIET = ("httpx", "httpcore")
+
+
 def logging_config(level: str = "INFO") -> dict[str, Any]:
     """A `logging.config.dictConfig` dict sending our and granian's logs as JSON to stderr."""
     handler = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
@@ -38,7 +43,10 @@ def logging_config(level: str = "INFO") -> dict[str, Any]:
         "handlers": {"default": handler},
         "root": {"handlers": ["default"], "level": level},
         "loggers": {
-            name: {"handlers": [], "level": level, "propagate": True}
-            for name in ("_granian", "granian.access")
+            **{
+                name: {"handlers": [], "level": level, "propagate": True}
+                for name in ("_granian", "granian.access")
+            },
+            **{name: {"level": "WARNING"} for name in QUIET},
         },
     }

@@ -28,7 +28,7 @@ import traceback
 from collections import Counter, deque
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import partial
@@ -69,9 +69,11 @@ MIN_DEFER_SECONDS = 0.2
 MAX_DEFER_SECONDS = 60.0
 # Assumed time per send to a destination not seen yet.
 FIRST_PACE_SECONDS = 0.1
-# A send's time includes waiting for the event loop, so a busy loop (a claim being
-# prepared) makes every destination look slow for a moment: the average moves slowly
-# for that, while one timeout still moves it far at once.
+# A destination's pace is the time between two of its sends finishing, averaged: how
+# fast its queue drains, whatever the concurrency. Not the time a send takes, which
+# includes waiting for a busy event loop: with 200 webhooks in flight, an email took
+# 0.1-0.2 s while ten of them finished every few milliseconds, and queues sized by it
+# turned claims away for seconds after the destination had emptied them.
 PACE_WEIGHT = 0.05
 MAX_PACES = 10_000
 ERROR_LENGTH = 500
@@ -97,6 +99,7 @@ class Job:
     destination: str
     created_at: datetime
     """When the delivery was queued; retries stop `delivery_retry_hours` after it."""
+    notification_id: str
 
     @property
     def delivery_id(self) -> int:
@@ -487,7 +490,12 @@ def _job(
         ),
         attempt=row.attempts,
     )
-    return Job(message=message, destination=destination_of(recipient), created_at=row.created_at)
+    return Job(
+        message=message,
+        destination=destination_of(recipient),
+        created_at=row.created_at,
+        notification_id=row.notification_id,
+    )
 
 
 def retry_delay(attempts: int, *, base: float, cap: float = RETRY_CAP_SECONDS) -> float:
@@ -542,10 +550,23 @@ class DeliveryWorker:
                 await _close(notifiers.values())
         logger.info("delivery worker %s stopped: %s", self.id, dict(self.totals))
 
-    def claim_jobs(self, limit: int) -> Claims:
-        """Claim and prepare up to `limit` deliveries (the database side of a run)."""
+    def claim_jobs(self, limit: int, hasten: Collection[int] = ()) -> Claims:
+        """Claim and prepare up to `limit` deliveries (the database side of a run),
+        first making `hasten`, claims of ours turned away earlier, due now."""
         with transaction(self._factory) as session:
-            claimed = claim(session, worker_id=self.id, limit=limit, now=utcnow())
+            now = utcnow()
+            if hasten:
+                session.execute(
+                    update(Delivery)
+                    .where(
+                        Delivery.id.in_(list(hasten)),
+                        Delivery.status == DeliveryStatus.PENDING,
+                        Delivery.claimed_by == self.id,
+                    )
+                    .values(next_attempt_at=now),
+                    execution_options={"synchronize_session": False},
+                )
+            claimed = claim(session, worker_id=self.id, limit=limit, now=now)
             if not claimed:
                 return Claims([], 0)
             jobs = prepare(session, claimed, context=self._context, worker_id=self.id)
@@ -639,7 +660,8 @@ class _Lanes:
         self.max_queue = max_queue
         self.lanes: dict[str, _Lane] = {}
         self.paces: dict[str, float] = {}
-        """Recent seconds per send to each destination (a moving average)."""
+        """Recent seconds between two sends to each destination finishing (an average)."""
+        self.last_done: dict[str, float] = {}
 
     def admit(self, destination: str) -> _Lane | None:
         """The lane to queue on, or None when the destination already has enough queued."""
@@ -658,17 +680,28 @@ class _Lanes:
         if not lane.queued:
             del self.lanes[destination]
         if seconds is not None:
-            if len(self.paces) >= MAX_PACES and destination not in self.paces:
-                self.paces.clear()
-            pace = self.paces.get(destination)
-            # The first send replaces the guess, which may be far off either way.
-            self.paces[destination] = (
-                seconds if pace is None else pace + PACE_WEIGHT * (seconds - pace)
-            )
+            self._measure(destination, seconds)
         if lane.refused and lane.queued <= self._capacity(destination) // 2:
             lane.refused = False
             return True
         return False
+
+    def _measure(self, destination: str, seconds: float) -> None:
+        if len(self.paces) >= MAX_PACES and destination not in self.paces:
+            self.paces.clear()
+            self.last_done.clear()
+        now = time.monotonic()
+        last = self.last_done.get(destination)
+        self.last_done[destination] = now
+        # Never more than the send took: time the destination sat idle is not its pace.
+        interval = seconds if last is None else min(now - last, seconds)
+        pace = self.paces.get(destination)
+        # The first send replaces the guess, which may be far off either way.
+        self.paces[destination] = (
+            seconds / self.per_destination
+            if pace is None
+            else pace + PACE_WEIGHT * (interval - pace)
+        )
 
     def defer(self, destination: str) -> float:
         """Seconds until claims turned away now should come back: when the destination's
@@ -679,15 +712,20 @@ class _Lanes:
             return MIN_DEFER_SECONDS
         lane = self.lanes.get(destination)
         backlog = (lane.queued if lane else 0) - self._capacity(destination) // 2
-        seconds = backlog * self._pace(destination) / self.per_destination
+        seconds = backlog * self._pace(destination)
         return min(max(seconds, MIN_DEFER_SECONDS), MAX_DEFER_SECONDS)
 
+    def has_room(self, destination: str) -> bool:
+        """The destination's queue is down to half (or empty): claims may come back."""
+        lane = self.lanes.get(destination)
+        return lane is None or lane.queued <= self._capacity(destination) // 2
+
     def _capacity(self, destination: str) -> int:
-        queue = int(self.per_destination * QUEUE_SECONDS / max(self._pace(destination), 1e-3))
+        queue = int(QUEUE_SECONDS / max(self._pace(destination), 1e-4))
         return self.per_destination + min(self.max_queue, max(self.per_destination, queue))
 
     def _pace(self, destination: str) -> float:
-        return self.paces.get(destination, FIRST_PACE_SECONDS)
+        return self.paces.get(destination, FIRST_PACE_SECONDS / self.per_destination)
 
 
 class _Run:
@@ -720,6 +758,12 @@ class _Run:
         self.batch_full = asyncio.Event()
         self.closing = False
         self.deferred_until = 0.0
+        self.payloads: dict[str, dict[str, Any]] = {}
+        self.deferring: dict[int, str] = {}
+        """Claims turned away, by destination, until their release is written."""
+        self.turned_away: dict[str, list[int]] = {}
+        """Claims turned away and released, by destination, that may be hastened."""
+        self.untracked = False
         self.recorder = asyncio.create_task(self._record_forever())
 
     # claiming
@@ -737,7 +781,7 @@ class _Run:
             # Cleared before claiming, so room made while the claim runs is not missed.
             self.room.clear()
             wanted = self.batch_size if self._has_room() else 0
-            jobs = await self._claim(wanted)
+            jobs = await self._claim(wanted, self._to_hasten() if wanted else [])
             deferred = self._start(jobs)
             if until_idle and self._idle(jobs):
                 return
@@ -750,14 +794,27 @@ class _Run:
         """Our claims not yet recorded: slow perhaps, but not abandoned."""
         return set(self.held).union(o.delivery_id for o in self.outcomes)
 
-    async def _claim(self, wanted: int) -> list[Job]:
+    async def _claim(self, wanted: int, hasten: list[int]) -> list[Job]:
         if not wanted:
             return []
-        claims: Claims | None = await self._guarded("claim_jobs", wanted)
+        claims: Claims | None = await self._guarded("claim_jobs", wanted, hasten)
         if claims is None:
             return []
         self.worker.totals[Result.FAILED] += claims.skipped
-        return claims.jobs
+        return self._share_payloads(claims.jobs)
+
+    def _share_payloads(self, jobs: list[Job]) -> list[Job]:
+        """Give every job of a notification the same payload object, whichever claim it
+        came in. Channels render a notification's message once per payload object
+        (`render.Drafts`), and each reply of a database process carries its own copy:
+        without this, every batch rendered the notification's templates again."""
+        for job in jobs:
+            kept = self.payloads.setdefault(job.notification_id, job.message.payload)
+            if kept is not job.message.payload:
+                job.message = replace(job.message, payload=kept)
+        while len(self.payloads) > PAYLOADS_KEPT:
+            del self.payloads[next(iter(self.payloads))]
+        return jobs
 
     async def _guarded(self, method: str, *args: Any) -> Any:
         """`method` of the database side, or None when the database could not be reached."""
@@ -770,7 +827,11 @@ class _Run:
             return None
 
     def _idle(self, jobs: list[Job]) -> bool:
-        return not jobs and not self.held and time.monotonic() >= self.deferred_until
+        if jobs or self.held:
+            return False
+        # Claims turned away come back at their time, unless all were hastened back.
+        waiting = self.deferring or self.turned_away or self.untracked
+        return not waiting or time.monotonic() >= self.deferred_until
 
     async def _pause(self, stop: asyncio.Event, *, wanted: int, got: int, deferred: int) -> None:
         """Claim again at once after a full batch that all found room; after a full
@@ -803,8 +864,15 @@ class _Run:
                 runner.add_done_callback(self._runner_done)
         return deferred
 
+    def _to_hasten(self) -> list[int]:
+        """Claims turned away whose destination has room again: they need not wait for
+        the time they were given, which was only a guess of when that would be."""
+        ready = [d for d in self.turned_away if self.lanes.has_room(d)]
+        return [i for d in ready for i in self.turned_away.pop(d)]
+
     def _defer(self, job: Job) -> None:
         seconds = self.lanes.defer(job.destination)
+        self.deferring[job.delivery_id] = job.destination
         self.deferred_until = max(self.deferred_until, time.monotonic() + seconds)
         back = utcnow() + timedelta(seconds=seconds)
         self._put(
@@ -900,10 +968,24 @@ class _Run:
         for attempt in range(WRITE_TRIES):
             if await self._guarded("record", batch) is not None:
                 self.worker.totals.update(o.result for o in batch)
+                self._handed_back(batch)
                 return
             await asyncio.sleep(0.5 * 2**attempt)
         # The rows stay claimed; once their lease runs out they are sent again.
         logger.error("could not record %d delivery outcomes", len(batch))
+
+    def _handed_back(self, batch: list[Outcome]) -> None:
+        """Note the claims turned away that are now back in the table, due later."""
+        for outcome in batch:
+            destination = self.deferring.pop(outcome.delivery_id, None)
+            if destination is None:
+                continue
+            waiting = self.turned_away.setdefault(destination, [])
+            if len(waiting) < self.max_held:
+                waiting.append(outcome.delivery_id)
+            else:
+                # Not kept, so as not to grow with the fan-out: it comes back at its time.
+                self.untracked = True
 
     async def finish(self) -> None:
         self.stopping = True
