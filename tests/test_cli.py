@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -158,6 +159,8 @@ def test_the_worker_stops_cleanly_on_sigterm(database_url: str, tmp_path: Path) 
         if "worker running" in line or not line:
             break
     assert "worker running" in started[-1], "".join(started)
+    # Logs are JSON lines, as `tocsin serve` writes them (TOCSIN_LOG_FORMAT=json).
+    assert json.loads(started[-1])["logger"] == "tocsin.worker"
     worker.send_signal(signal.SIGTERM)
     _, stderr = worker.communicate(timeout=15)
     assert worker.returncode == 0, stderr

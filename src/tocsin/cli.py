@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import logging.config
 import os
 import signal
 import sys
@@ -186,9 +187,14 @@ def run_worker() -> None:
     """Deliver notifications and run the scheduled jobs (maintenance start and end) until
     SIGTERM or Ctrl-C, which let the sends in flight finish first."""
     settings = _settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    for name in jsonlog.QUIET:
-        logging.getLogger(name).setLevel(logging.WARNING)
+    if settings.log_format == "json":
+        logging.config.dictConfig(jsonlog.logging_config())
+    else:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        )
+        for name in jsonlog.QUIET:
+            logging.getLogger(name).setLevel(logging.WARNING)
     engine = make_engine(settings.database_url)
     factory = make_sessionmaker(engine)
 
