@@ -422,21 +422,10 @@ def _skip_reason(subscriber: _Addressee | None) -> str | None:
 
 @dataclass(frozen=True)
 class _Context:
-    """What every message is built from: its links' key and address, and the payloads."""
+    """What every message's links are built from: their key and address."""
 
     secret: str
     base_url: str
-    payloads: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """Each recent notification's payload as first loaded. Its deliveries, whichever claim
-    they came in, share the one object, which channels key their drafts on
-    (`render.Drafts`): templates are rendered once per notification, not once per claim."""
-
-    def payload(self, notification: Notification) -> dict[str, Any]:
-        """The shared payload object; payloads never change once written."""
-        payload = self.payloads.setdefault(notification.id, notification.payload)
-        if len(self.payloads) > PAYLOADS_KEPT:
-            del self.payloads[next(iter(self.payloads))]
-        return payload
 
 
 def prepare(
@@ -479,7 +468,9 @@ def _job(
         delivery_id=row.id,
         idempotency_key=f"{row.notification_id}.{row.subscriber_id}",
         kind=kind,
-        payload=context.payload(notification),
+        # One object for all of a claim's deliveries of this notification (the session's
+        # identity map); `_Run._share_payloads` makes it one across claims.
+        payload=notification.payload,
         recipient=recipient,
         links=links_for(
             context.secret,

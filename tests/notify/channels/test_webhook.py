@@ -219,12 +219,17 @@ async def test_it_refuses_private_addresses_unless_allowed(
     assert receiver.requests == []
 
 
-async def test_it_keeps_connections_to_the_destinations_used_last(tmp_path: Path) -> None:
-    # One send at a time: one idle connection is kept, to the destination used last.
-    one_kept = settings(tmp_path).model_copy(
+def _one_connection_kept(tmp_path: Path) -> Notifier:
+    """A webhook channel of a worker that sends one message at a time."""
+    one = settings(tmp_path).model_copy(
         update={"delivery_concurrency": 1, "delivery_per_destination": 1}
     )
-    notifier = build_notifiers(one_kept, modes=[SubscriberMode.WEBHOOK])[SubscriberMode.WEBHOOK]
+    return build_notifiers(one, modes=[SubscriberMode.WEBHOOK])[SubscriberMode.WEBHOOK]
+
+
+async def test_it_keeps_connections_to_the_destinations_used_last(tmp_path: Path) -> None:
+    # One send at a time: one idle connection is kept, to the destination used last.
+    notifier = _one_connection_kept(tmp_path)
     try:
         async with http_receiver() as a, http_receiver() as b:
             for target in (a, a, b, a):
@@ -236,10 +241,7 @@ async def test_it_keeps_connections_to_the_destinations_used_last(tmp_path: Path
 
 
 async def test_a_destination_in_use_keeps_its_connection(tmp_path: Path) -> None:
-    one_kept = settings(tmp_path).model_copy(
-        update={"delivery_concurrency": 1, "delivery_per_destination": 1}
-    )
-    notifier = build_notifiers(one_kept, modes=[SubscriberMode.WEBHOOK])[SubscriberMode.WEBHOOK]
+    notifier = _one_connection_kept(tmp_path)
     try:
         async with http_receiver() as slow, http_receiver() as other:
             slow.replies["/hook"] = Reply(delay=0.3)

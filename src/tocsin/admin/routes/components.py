@@ -8,12 +8,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from tocsin.accounts.models import Role
+from tocsin.admin import forms
 from tocsin.admin.auth import OnPage, OnPageDep, csrf_protect, needs
-from tocsin.admin.forms import problem
 from tocsin.admin.render import redirect, render
 from tocsin.components import service as components
 from tocsin.components.models import Component
@@ -99,16 +98,13 @@ def _board(
     )
 
 
-def _discard(session: Session, response: HTMLResponse) -> HTMLResponse:
-    """Answer with `response` (rendered already) and keep nothing of this request: its
-    transaction commits when the handler returns, so a change a service made before it
-    refused would otherwise be saved."""
+def _refuse(request: Request, ctx: OnPage, session: Session, message: str) -> HTMLResponse:
+    """The board with `message`, keeping nothing of this request: its transaction commits
+    when the handler returns, so a change a service made before it refused would
+    otherwise be saved."""
+    response = _board(request, ctx, session, error=message, status_code=422)
     session.rollback()
     return response
-
-
-def _refuse(request: Request, ctx: OnPage, session: Session, message: str) -> HTMLResponse:
-    return _discard(session, _board(request, ctx, session, error=message, status_code=422))
 
 
 @router.get("", response_class=HTMLResponse)
@@ -287,26 +283,25 @@ def create_component(
     request: Request, ctx: OnPageDep, session: SessionDep, values: ComponentFields
 ) -> Response:
     needs(ctx, Role.ADMIN)
-    try:
-        created = components.create_component(
-            session,
-            page=ctx.page,
-            data=ComponentCreate.model_validate(values),
-            actor=ctx.actor,
+    created: list[Component] = []
+
+    def create() -> None:
+        data = ComponentCreate.model_validate(values)
+        created.append(
+            components.create_component(session, page=ctx.page, data=data, actor=ctx.actor)
         )
-    except (ValidationError, DomainError) as exc:
-        return _discard(
-            session,
-            _component_form(
-                request,
-                ctx,
-                session,
-                values=values,
-                error=problem(exc, _FIELD_LABELS),
-                status_code=422,
-            ),
-        )
-    return redirect(_board_url(ctx, created.id), flash=f"Added {created.name}.")
+
+    refused = forms.try_or_show(
+        session,
+        create,
+        lambda message: _component_form(
+            request, ctx, session, values=values, error=message, status_code=422
+        ),
+        _FIELD_LABELS,
+    )
+    if refused:
+        return refused
+    return redirect(_board_url(ctx, created[0].id), flash=f"Added {created[0].name}.")
 
 
 def _leaf(session: Session, ctx: OnPage, component_id: str) -> Component:
@@ -335,26 +330,27 @@ def save_component(
 ) -> Response:
     needs(ctx, Role.ADMIN)
     component = _leaf(session, ctx, component_id)
-    try:
-        components.update_component(
+    refused = forms.try_or_show(
+        session,
+        lambda: components.update_component(
             session,
             component=component,
             data=ComponentUpdate.model_validate(values),
             actor=ctx.actor,
-        )
-    except (ValidationError, DomainError) as exc:
-        return _discard(
+        ),
+        lambda message: _component_form(
+            request,
+            ctx,
             session,
-            _component_form(
-                request,
-                ctx,
-                session,
-                values=values,
-                component=component,
-                error=problem(exc, _FIELD_LABELS),
-                status_code=422,
-            ),
-        )
+            values=values,
+            component=component,
+            error=message,
+            status_code=422,
+        ),
+        _FIELD_LABELS,
+    )
+    if refused:
+        return refused
     return redirect(_board_url(ctx, component.id), flash=f"Saved {component.name}.")
 
 
@@ -417,22 +413,23 @@ def create_group(
     request: Request, ctx: OnPageDep, session: SessionDep, values: GroupFields
 ) -> Response:
     needs(ctx, Role.ADMIN)
-    try:
-        group = components.create_group(
-            session, page=ctx.page, data=GroupCreate.model_validate(values), actor=ctx.actor
-        )
-    except (ValidationError, DomainError) as exc:
-        return _discard(
-            session,
-            _group_form(
-                request,
-                ctx,
-                session,
-                values=values,
-                error=problem(exc, _FIELD_LABELS),
-                status_code=422,
-            ),
-        )
+    created: list[Component] = []
+
+    def create() -> None:
+        data = GroupCreate.model_validate(values)
+        created.append(components.create_group(session, page=ctx.page, data=data, actor=ctx.actor))
+
+    refused = forms.try_or_show(
+        session,
+        create,
+        lambda message: _group_form(
+            request, ctx, session, values=values, error=message, status_code=422
+        ),
+        _FIELD_LABELS,
+    )
+    if refused:
+        return refused
+    group = created[0]
     return redirect(_board_url(ctx, group.id), flash=f"Added the group {group.name}.")
 
 
@@ -458,23 +455,18 @@ def save_group(
 ) -> Response:
     needs(ctx, Role.ADMIN)
     group = _group(session, ctx, group_id)
-    try:
-        components.update_group(
+    refused = forms.try_or_show(
+        session,
+        lambda: components.update_group(
             session, group=group, data=GroupCreate.model_validate(values), actor=ctx.actor
-        )
-    except (ValidationError, DomainError) as exc:
-        return _discard(
-            session,
-            _group_form(
-                request,
-                ctx,
-                session,
-                values=values,
-                group=group,
-                error=problem(exc, _FIELD_LABELS),
-                status_code=422,
-            ),
-        )
+        ),
+        lambda message: _group_form(
+            request, ctx, session, values=values, group=group, error=message, status_code=422
+        ),
+        _FIELD_LABELS,
+    )
+    if refused:
+        return refused
     return redirect(_board_url(ctx, group.id), flash=f"Saved the group {group.name}.")
 
 

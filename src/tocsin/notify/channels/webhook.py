@@ -30,15 +30,15 @@ TIMESTAMP_HEADER = "X-Tocsin-Timestamp"
 
 def signing_secret(secret_key: str, subscriber_id: str) -> str:
     """The key a webhook subscriber verifies signatures with (hex); show it to them."""
-    return hmac.digest(
+    return hmac.new(
         secret_key.encode(), f"webhook-signing:{subscriber_id}".encode(), hashlib.sha256
-    ).hex()
+    ).hexdigest()
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:
     """The `X-Tocsin-Signature` value for `body` sent at `timestamp`."""
-    mac = hmac.digest(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return f"t={timestamp},v1={mac.hex()}"
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
 
 
 class WebhookNotifier(Notifier):
